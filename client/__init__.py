@@ -1,0 +1,42 @@
+"""The Python client of smtp-connector: ``SmtpConnectorClient`` and its typed errors."""
+
+from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
+from .errors import (
+    ConfigNotLoadedError,
+    DeadlineExceededError,
+    DeliveryUnknownError,
+    FieldViolation,
+    InternalError,
+    InvalidRequestError,
+    RecipientRefusedError,
+    ServiceUnavailableError,
+    SmtpAuthError,
+    SmtpConnectorError,
+    SmtpRejectedError,
+    SmtpTlsError,
+    SmtpUnavailableError,
+    TemplateNotFoundError,
+    TemplateRenderError,
+    TemplateVariableMissingError,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ConfigNotLoadedError",
+    "DeadlineExceededError",
+    "DeliveryUnknownError",
+    "FieldViolation",
+    "InternalError",
+    "InvalidRequestError",
+    "RecipientRefusedError",
+    "ServiceUnavailableError",
+    "SmtpAuthError",
+    "SmtpConnectorClient",
+    "SmtpConnectorError",
+    "SmtpRejectedError",
+    "SmtpTlsError",
+    "SmtpUnavailableError",
+    "TemplateNotFoundError",
+    "TemplateRenderError",
+    "TemplateVariableMissingError",
+]

@@ -1,0 +1,180 @@
+"""The ``smtp-connector`` command: ``serve`` runs the server; ``send``, ``validate`` and
+``test`` call one and print readable results (``--json`` for machines)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
+from .errors import SmtpConnectorError
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+_SEVERITY = {1: "error", 2: "warning"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smtp-connector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gRPC server")
+    serve.add_argument("--config", help="connector config JSON file [SMTP_CONNECTOR_CONFIG]")
+    serve.add_argument(
+        "--address", help=f"listen on host:port [SMTP_CONNECTOR_ADDRESS, {DEFAULT_ADDRESS}]"
+    )
+    serve.add_argument("--workers", type=int, help="RPC threads [SMTP_CONNECTOR_WORKERS, 4]")
+    serve.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR [SMTP_CONNECTOR_LOG_LEVEL]"
+    )
+    serve.add_argument("--grace-period", type=float, help="seconds to drain on SIGTERM [10]")
+    serve.add_argument("--smtp-password-file", help="file holding the SMTP password")
+    serve.add_argument("--dev-mailbox", help="start a local mailbox storing .eml files here")
+    serve.add_argument("--dev-mailbox-address", help="host:port of the mailbox [127.0.0.1:2525]")
+
+    def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument(
+            "--target",
+            default=os.environ.get("SMTP_CONNECTOR_TARGET")
+            or os.environ.get("SMTP_CONNECTOR_ADDRESS", DEFAULT_ADDRESS),
+            help="the server's host:port [SMTP_CONNECTOR_TARGET]",
+        )
+        command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
+        command.add_argument("--json", action="store_true", help="print the response as JSON")
+        return command
+
+    send = client_command("send", "send a templated message")
+    send.add_argument("--to", required=True, help="recipient address")
+    send.add_argument("--usage-type", default="Generic", help="template usage type [Generic]")
+    send.add_argument("--code", help="shortcut for --payload '{\"code\": CODE}'")
+    send.add_argument("--payload", default="{}", help="payload as a JSON object")
+    send.add_argument("--config-file", help="send with this inline config instead of the server's")
+    send.add_argument("--idempotency-key", default="")
+
+    validate = client_command("validate", "check a config file")
+    validate.add_argument("config_file", help="connector config JSON file")
+
+    test = client_command("test", "test the connection to the SMTP server")
+    test.add_argument("--config-file", help="test this config instead of the server's")
+    test.add_argument("--to", default="", help="also send the Test template to this address")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from smtp_connector.server.app import serve
+        from smtp_connector.server.errors import InvalidConfig
+        from smtp_connector.server.settings import Settings
+    except ImportError as exc:
+        print(
+            f"the server needs its extra: pip install 'smtp-connector[server]' ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    flags = {
+        "config": args.config,
+        "address": args.address,
+        "workers": args.workers,
+        "log_level": args.log_level,
+        "grace_period": args.grace_period,
+        "smtp_password_file": args.smtp_password_file,
+        "dev_mailbox": args.dev_mailbox,
+        "dev_mailbox_address": args.dev_mailbox_address,
+    }
+    try:
+        settings = Settings(**{k: v for k, v in flags.items() if v is not None})
+        serve(settings)
+    except InvalidConfig as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for violation in exc.violations:
+            print(f"  {violation.field or '(config)'}: {violation.description}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _read(path: str | None) -> str:
+    return Path(path).read_text(encoding="utf-8") if path else ""
+
+
+def _print_json(message: Any) -> None:
+    print(json.dumps(json_format.MessageToDict(message), indent=2, ensure_ascii=False))
+
+
+def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
+    payload = json.loads(args.payload)
+    if args.code is not None:
+        payload["code"] = args.code
+    response = client.send_message(
+        args.to,
+        args.usage_type,
+        payload,
+        config_json=_read(args.config_file),
+        idempotency_key=args.idempotency_key,
+    )
+    if args.json:
+        _print_json(response)
+    else:
+        print(f"sent {response.message_id} to {', '.join(response.accepted_recipients)}")
+        print(f"  server answered: {response.smtp_code} {response.smtp_reply}")
+    return 0
+
+
+def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
+    response = client.validate_config(_read(args.config_file))
+    if args.json:
+        _print_json(response)
+    else:
+        for issue in response.issues:
+            mark = "✗" if issue.severity == 1 else "!"
+            severity = _SEVERITY.get(issue.severity, "?")
+            print(f"{mark} {severity}: {issue.field_path or '(config)'}: {issue.message}")
+        print("config is valid" if response.valid else "config is invalid")
+    return 0 if response.valid else 1
+
+
+def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
+    response = client.test_connection(_read(args.config_file), args.to)
+    if args.json:
+        _print_json(response)
+    else:
+        for step in response.steps:
+            millis = step.elapsed.ToMilliseconds()
+            code = f" [{step.smtp_code}]" if step.smtp_code else ""
+            print(f"{'✓' if step.ok else '✗'} {step.name:<10} {millis:>6} ms{code}  {step.detail}")
+        print("connection test passed" if response.ok else "connection test failed")
+    return 0 if response.ok else 1
+
+
+_CLIENT_COMMANDS = {"send": _send, "validate": _validate, "test": _test}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    try:
+        with SmtpConnectorClient(args.target, timeout=args.timeout) as client:
+            return _CLIENT_COMMANDS[args.command](client, args)
+    except SmtpConnectorError as exc:
+        print(f"error: {exc.reason or exc.code.name}: {exc.message}", file=sys.stderr)
+        for violation in exc.field_violations:
+            print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+        return 1
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Typed exceptions for the client, chosen by the ErrorInfo ``reason`` (never message text).
+
+SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
+├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
+│   │                              INVALID_CONFIG
+│   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
+├── ConfigNotLoadedError           CONFIG_NOT_LOADED
+├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
+├── TemplateRenderError            TEMPLATE_RENDER_FAILED
+├── SmtpRejectedError              SMTP_REJECTED (a 5xx reply)
+│   ├── SmtpAuthError              SMTP_AUTH_FAILED
+│   └── RecipientRefusedError      SMTP_RECIPIENT_REFUSED
+├── SmtpTlsError                   SMTP_TLS_FAILED
+├── SmtpUnavailableError           SMTP_CONNECT_FAILED, SMTP_TIMEOUT,
+│                                  SMTP_TEMPORARY_FAILURE, SMTP_CONNECTION_LOST
+├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
+├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
+├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
+└── InternalError                  INTERNAL: a bug in smtp-connector
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+__all__ = [
+    "ConfigNotLoadedError",
+    "DeadlineExceededError",
+    "DeliveryUnknownError",
+    "FieldViolation",
+    "InternalError",
+    "InvalidRequestError",
+    "RecipientRefusedError",
+    "ServiceUnavailableError",
+    "SmtpAuthError",
+    "SmtpConnectorError",
+    "SmtpRejectedError",
+    "SmtpTlsError",
+    "SmtpUnavailableError",
+    "TemplateNotFoundError",
+    "TemplateRenderError",
+    "TemplateVariableMissingError",
+    "from_rpc_error",
+]
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """A bad request field and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+class SmtpConnectorError(Exception):
+    """An error the smtp-connector service returned."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode,
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
+        field_violations: tuple[FieldViolation, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.metadata = dict(metadata or {})
+        self.field_violations = field_violations
+
+    @property
+    def smtp_code(self) -> int | None:
+        """The SMTP server's reply code, when the failure came with one."""
+        value = self.metadata.get("smtp_code")
+        return int(value) if value else None
+
+    @property
+    def delivery(self) -> str:
+        """``not_sent`` or ``unknown`` (the message may have been accepted)."""
+        return self.metadata.get("delivery", "not_sent")
+
+    def __str__(self) -> str:
+        return f"{self.reason or self.code.name}: {self.message}"
+
+
+class InvalidRequestError(SmtpConnectorError):
+    """The request or its inline config is invalid; ``field_violations`` say where."""
+
+
+class TemplateVariableMissingError(InvalidRequestError):
+    """The payload lacks a variable the template uses."""
+
+
+class ConfigNotLoadedError(SmtpConnectorError):
+    """The server has no config and the request carried none."""
+
+
+class TemplateNotFoundError(SmtpConnectorError):
+    """No template for the usage type and no `Generic` template."""
+
+
+class TemplateRenderError(SmtpConnectorError):
+    """The template failed while rendering."""
+
+
+class SmtpRejectedError(SmtpConnectorError):
+    """The SMTP server refused for good (5xx)."""
+
+
+class SmtpAuthError(SmtpRejectedError):
+    """The SMTP server rejected the credentials."""
+
+
+class RecipientRefusedError(SmtpRejectedError):
+    """The SMTP server refused the recipient."""
+
+
+class SmtpTlsError(SmtpConnectorError):
+    """TLS with the SMTP server failed."""
+
+
+class SmtpUnavailableError(SmtpConnectorError):
+    """A transient SMTP failure; the message was not sent and a retry may work."""
+
+
+class DeliveryUnknownError(SmtpConnectorError):
+    """The connection failed after the message was sent: it may have been delivered."""
+
+
+class DeadlineExceededError(SmtpConnectorError):
+    """The call's deadline ran out."""
+
+
+class ServiceUnavailableError(SmtpConnectorError):
+    """The smtp-connector service could not be reached."""
+
+
+class InternalError(SmtpConnectorError):
+    """A bug in smtp-connector."""
+
+
+_BY_REASON: dict[str, type[SmtpConnectorError]] = {
+    "INVALID_REQUEST": InvalidRequestError,
+    "INVALID_RECIPIENT": InvalidRequestError,
+    "HEADER_INJECTION": InvalidRequestError,
+    "INVALID_CONFIG": InvalidRequestError,
+    "TEMPLATE_VARIABLE_MISSING": TemplateVariableMissingError,
+    "CONFIG_NOT_LOADED": ConfigNotLoadedError,
+    "TEMPLATE_NOT_FOUND": TemplateNotFoundError,
+    "TEMPLATE_RENDER_FAILED": TemplateRenderError,
+    "SMTP_REJECTED": SmtpRejectedError,
+    "SMTP_AUTH_FAILED": SmtpAuthError,
+    "SMTP_RECIPIENT_REFUSED": RecipientRefusedError,
+    "SMTP_TLS_FAILED": SmtpTlsError,
+    "SMTP_CONNECT_FAILED": SmtpUnavailableError,
+    "SMTP_TIMEOUT": SmtpUnavailableError,
+    "SMTP_TEMPORARY_FAILURE": SmtpUnavailableError,
+    "SMTP_CONNECTION_LOST": SmtpUnavailableError,
+    "DELIVERY_STATE_UNKNOWN": DeliveryUnknownError,
+    "DEADLINE_EXCEEDED": DeadlineExceededError,
+    "INTERNAL": InternalError,
+}
+
+# For statuses without an ErrorInfo: those made by gRPC itself, not by the service.
+_BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.UNAVAILABLE: ServiceUnavailableError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
+    grpc.StatusCode.INTERNAL: InternalError,
+}
+
+
+def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
+    """The typed exception for a failed call."""
+    call: grpc.Call = error  # type: ignore[assignment]
+    code = call.code()
+    status = rpc_status.from_call(call)
+    reason, metadata = "", {}
+    violations: tuple[FieldViolation, ...] = ()
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason, metadata = info.reason, dict(info.metadata)
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                violations = tuple(
+                    FieldViolation(v.field, v.description) for v in bad.field_violations
+                )
+    error_type = _BY_REASON.get(reason) or _BY_CODE.get(code, SmtpConnectorError)
+    return error_type(
+        call.details() or code.name,
+        code=code,
+        reason=reason,
+        metadata=metadata,
+        field_violations=violations,
+    )

@@ -1,0 +1,103 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEVERITY_UNSPECIFIED: _ClassVar[Severity]
+    SEVERITY_ERROR: _ClassVar[Severity]
+    SEVERITY_WARNING: _ClassVar[Severity]
+SEVERITY_UNSPECIFIED: Severity
+SEVERITY_ERROR: Severity
+SEVERITY_WARNING: Severity
+
+class SendMessageRequest(_message.Message):
+    __slots__ = ("to", "usage_type", "payload", "config_json", "idempotency_key")
+    TO_FIELD_NUMBER: _ClassVar[int]
+    USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    to: str
+    usage_type: str
+    payload: _struct_pb2.Struct
+    config_json: str
+    idempotency_key: str
+    def __init__(self, to: _Optional[str] = ..., usage_type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., config_json: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class SendMessageResponse(_message.Message):
+    __slots__ = ("message_id", "smtp_code", "smtp_reply", "accepted_recipients")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SMTP_CODE_FIELD_NUMBER: _ClassVar[int]
+    SMTP_REPLY_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    smtp_code: int
+    smtp_reply: str
+    accepted_recipients: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, message_id: _Optional[str] = ..., smtp_code: _Optional[int] = ..., smtp_reply: _Optional[str] = ..., accepted_recipients: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ValidateConfigRequest(_message.Message):
+    __slots__ = ("config_json",)
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    config_json: str
+    def __init__(self, config_json: _Optional[str] = ...) -> None: ...
+
+class ValidateConfigResponse(_message.Message):
+    __slots__ = ("valid", "issues", "normalized_config_json")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZED_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    issues: _containers.RepeatedCompositeFieldContainer[ConfigIssue]
+    normalized_config_json: str
+    def __init__(self, valid: _Optional[bool] = ..., issues: _Optional[_Iterable[_Union[ConfigIssue, _Mapping]]] = ..., normalized_config_json: _Optional[str] = ...) -> None: ...
+
+class ConfigIssue(_message.Message):
+    __slots__ = ("field_path", "message", "severity")
+    FIELD_PATH_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    field_path: str
+    message: str
+    severity: Severity
+    def __init__(self, field_path: _Optional[str] = ..., message: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
+
+class TestConnectionRequest(_message.Message):
+    __slots__ = ("config_json", "test_recipient")
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    TEST_RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    config_json: str
+    test_recipient: str
+    def __init__(self, config_json: _Optional[str] = ..., test_recipient: _Optional[str] = ...) -> None: ...
+
+class TestConnectionResponse(_message.Message):
+    __slots__ = ("ok", "steps")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    steps: _containers.RepeatedCompositeFieldContainer[TestStep]
+    def __init__(self, ok: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[TestStep, _Mapping]]] = ...) -> None: ...
+
+class TestStep(_message.Message):
+    __slots__ = ("name", "ok", "detail", "elapsed", "smtp_code")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_FIELD_NUMBER: _ClassVar[int]
+    SMTP_CODE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    ok: bool
+    detail: str
+    elapsed: _duration_pb2.Duration
+    smtp_code: int
+    def __init__(self, name: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., elapsed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., smtp_code: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,72 @@
+"""Building the gRPC server (``create_server``) and running it until SIGTERM (``serve``)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from types import FrameType
+
+import grpc
+from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
+
+from .devmailbox import DevMailbox
+from .mailer import LoadedConfig, Mailer, load_config
+from .servicer import SmtpConnectorServicer
+from .settings import Settings, split_address
+
+log = logging.getLogger(__name__)
+
+
+def load_server_config(settings: Settings) -> LoadedConfig | None:
+    """The config named by the settings, loaded and compiled; None when none is named.
+    Raises InvalidConfig (naming every bad field) or OSError (the file cannot be read)."""
+    if settings.config is None:
+        return None
+    text = settings.config.read_text(encoding="utf-8")
+    return load_config(text, password=settings.password_override())
+
+
+def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
+    """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
+    returns it with the port it bound."""
+    servicer = SmtpConnectorServicer(mailer or Mailer(), load_server_config(settings))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers))
+    pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port(settings.address)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.address}")
+    return server, port
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until SIGTERM or SIGINT, then stop gracefully: new RPCs are refused and
+    in-flight ones get ``grace_period`` seconds to finish."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    mailbox = None
+    if settings.dev_mailbox is not None:
+        host, port = split_address(settings.dev_mailbox_address)
+        mailbox = DevMailbox(settings.dev_mailbox, host, port)
+        mailbox.start()
+    mailer = Mailer()
+    server, port = create_server(settings, mailer=mailer)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    server.start()
+    host = settings.address.rpartition(":")[0]
+    log.info("smtp-connector listening on %s:%d", host, port)
+    stop.wait()
+    server.stop(settings.grace_period).wait()
+    mailer.close()
+    if mailbox is not None:
+        mailbox.stop()
+    log.info("smtp-connector stopped")

@@ -1,0 +1,287 @@
+"""The connector config: Logto's SMTP connector JSON, parsed and validated with pydantic.
+
+Every config that Logto's SMTP connector accepts is accepted here unchanged: the first
+format (``username``/``password``, port as a number or numeric string) and the later one
+(``auth``, ``secure``, ``requireTLS``, ``tls``, ``customHeaders``, nodemailer's timeouts...).
+Keys Logto passes to nodemailer that have no meaning here are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from email.headerregistry import Address
+from email.utils import parseaddr
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from .errors import FieldViolation, InvalidConfig
+
+REDACTED = "********"
+
+# Timeouts in milliseconds, as in nodemailer; ours are short enough for an interactive sign-in.
+DEFAULT_CONNECTION_TIMEOUT_MS = 10_000
+DEFAULT_GREETING_TIMEOUT_MS = 10_000
+DEFAULT_SOCKET_TIMEOUT_MS = 20_000
+
+# Headers the service writes itself; a custom header may not replace them.
+RESERVED_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
+_HEADER_NAME_CHARS = frozenset(chr(c) for c in range(33, 127)) - {":"}
+
+
+def has_line_break(value: str) -> bool:
+    """Whether a header value would let a caller start a new header."""
+    return "\r" in value or "\n" in value
+
+
+def _no_line_break(value: str) -> str:
+    if has_line_break(value):
+        raise ValueError("must not contain a line break (CR or LF)")
+    return value
+
+
+def parse_mailbox(value: str) -> Address:
+    """``Name <addr>`` or a bare address, checked for syntax. IDN domains come back in their
+    ASCII (punycode) form, which every server takes; a non-ASCII local part is kept and needs
+    SMTPUTF8."""
+    _no_line_break(value)
+    name, addr = parseaddr(value)
+    if not addr:
+        raise ValueError(f"'{value}' is not an email address")
+    return check_address(addr, display_name=name)
+
+
+def check_address(addr: str, display_name: str = "") -> Address:
+    """The address with its domain in ASCII form; ValueError when its syntax is wrong."""
+    if has_line_break(addr):
+        raise ValueError("must not contain a line break (CR or LF)")
+    try:
+        checked = validate_email(addr, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"'{addr}' is not a valid email address: {exc}") from None
+    return Address(display_name, username=checked.local_part, domain=checked.ascii_domain)
+
+
+def _mailbox(value: str) -> str:
+    parse_mailbox(value)
+    return value
+
+
+Mailbox = Annotated[str, AfterValidator(_mailbox)]
+HeaderText = Annotated[str, AfterValidator(_no_line_break)]
+
+
+class _Model(BaseModel):
+    """camelCase keys as in Logto's JSON; unknown keys are kept (and linted), never fatal."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+
+class ContentType(StrEnum):
+    """The body types a template may have."""
+
+    TEXT = "text/plain"
+    HTML = "text/html"
+
+
+class TemplateConfig(_Model):
+    """One template: the message sent for a usage type."""
+
+    usage_type: str = Field(min_length=1)
+    subject: str
+    content: str
+    content_type: ContentType = ContentType.TEXT
+
+
+class AuthConfig(_Model):
+    """Logto's ``auth`` object: ``{type: "login", user, pass}`` or OAuth2 (nodemailer's)."""
+
+    type: Literal["login", "oauth2"] = "login"
+    user: str = ""
+    pass_: SecretStr = Field(default=SecretStr(""), alias="pass")
+    access_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    access_url: str | None = None
+    expires: int | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _lowercase_type(cls, value: Any) -> Any:
+        # Logto accepts 'login' | 'Login' | 'LOGIN' and 'oauth2' | 'OAuth2' | 'OAUTH2'.
+        return value.lower() if isinstance(value, str) else value
+
+
+class TlsConfig(_Model):
+    """Node's TLS options, as Logto passes them to nodemailer; the ones we honour."""
+
+    servername: str | None = None
+    reject_unauthorized: bool = True
+    ca: str | None = None
+    cert: str | None = None
+    key: SecretStr | None = None
+    min_version: str | None = None
+
+
+class SmtpConfig(_Model):
+    """The whole connector config."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    auth: AuthConfig | None = None
+    from_email: Mailbox
+    reply_to: Mailbox | None = None
+    templates: list[TemplateConfig]
+    custom_headers: dict[str, HeaderText] = Field(default_factory=dict)
+    secure: bool = False
+    require_tls: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("requireTLS", "require_tls"),
+        serialization_alias="requireTLS",
+    )
+    ignore_tls: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("ignoreTLS", "ignore_tls"),
+        serialization_alias="ignoreTLS",
+    )
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    servername: str | None = None
+    name: str | None = None
+    connection_timeout: int = Field(default=DEFAULT_CONNECTION_TIMEOUT_MS, gt=0)
+    greeting_timeout: int = Field(default=DEFAULT_GREETING_TIMEOUT_MS, gt=0)
+    socket_timeout: int = Field(default=DEFAULT_SOCKET_TIMEOUT_MS, gt=0)
+    # Accepted because Logto passes them to nodemailer; they change nothing here.
+    dns_timeout: int | None = None
+    local_address: str | None = None
+    logger: bool | None = None
+    debug: bool | None = None
+    transaction_log: bool | None = None
+    disable_file_access: bool | None = None
+    disable_url_access: bool | None = None
+
+    @field_validator("custom_headers")
+    @classmethod
+    def _check_header_names(cls, headers: dict[str, str]) -> dict[str, str]:
+        for header in headers:
+            if not header or not set(header) <= _HEADER_NAME_CHARS:
+                raise ValueError(f"'{header}' is not a valid header name")
+            if header.lower() in RESERVED_HEADERS:
+                raise ValueError(f"'{header}' is set by the service and cannot be a custom header")
+        return headers
+
+    @model_validator(mode="after")
+    def _check_tls_flags(self) -> SmtpConfig:
+        if self.ignore_tls and (self.require_tls or self.secure):
+            raise ValueError("ignoreTLS contradicts requireTLS and secure: set only one of them")
+        return self
+
+    def credentials(self) -> tuple[str, str] | None:
+        """The login user and password, from ``auth`` or the older ``username``/``password``;
+        None when both are empty (a relay that needs no auth)."""
+        if self.auth is not None and self.auth.type == "login":
+            user, password = self.auth.user, self.auth.pass_.get_secret_value()
+        else:
+            user = self.username or ""
+            password = self.password.get_secret_value() if self.password else ""
+        return (user, password) if user or password else None
+
+    def sender(self) -> Address:
+        """The From mailbox."""
+        return parse_mailbox(self.from_email)
+
+    def redacted_json(self) -> str:
+        """The config with defaults filled in and every secret replaced by ``********``."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return json.dumps(_redact(data), ensure_ascii=False, indent=2, sort_keys=True)
+
+
+_SECRET_KEYS = frozenset({"password", "pass", "accessToken", "clientSecret", "refreshToken", "key"})
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED if k in _SECRET_KEYS and v else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    """``('templates', 1, 'usageType')`` -> ``templates[1].usageType``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _violations(error: ValidationError) -> tuple[FieldViolation, ...]:
+    violations = []
+    for item in error.errors(include_url=False, include_input=False):
+        # Drop pydantic's internal location parts (e.g. union branch or validator names).
+        loc = tuple(
+            p for p in item["loc"] if isinstance(p, int) or not str(p).startswith("function-")
+        )
+        message = item["msg"].removeprefix("Value error, ")
+        violations.append(FieldViolation(json_path(loc), message))
+    return tuple(violations)
+
+
+def parse_config(text: str) -> SmtpConfig:
+    """Parse and validate a config; raises InvalidConfig naming every bad field."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise InvalidConfig(
+            f"config is not valid JSON ({exc.msg} at {where})",
+            violations=(FieldViolation("", f"{exc.msg} at {where}"),),
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidConfig(
+            "config must be a JSON object",
+            violations=(FieldViolation("", "must be a JSON object"),),
+        )
+    try:
+        return SmtpConfig.model_validate(data)
+    except ValidationError as exc:
+        violations = _violations(exc)
+        summary = "; ".join(f"{v.field or '(config)'}: {v.description}" for v in violations)
+        raise InvalidConfig(f"config is invalid: {summary}", violations=violations) from None

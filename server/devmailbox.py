@@ -1,0 +1,57 @@
+"""The development mailbox: a local SMTP server that keeps every message as an .eml file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+log = logging.getLogger(__name__)
+
+
+class MailboxHandler:
+    """aiosmtpd handler that writes each message it accepts into ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._sequence = count(1)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Store the message atomically (a reader never sees half a file)."""
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(self._sequence):06d}.eml"
+        with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".tmp", delete=False) as tmp:
+            tmp.write(envelope.original_content or envelope.content)
+        Path(tmp.name).rename(self.folder / name)
+        log.info("dev mailbox: stored %s for %s", name, ", ".join(envelope.rcpt_tos))
+        return "250 2.0.0 stored in the development mailbox"
+
+
+class DevMailbox:
+    """An aiosmtpd server on loopback (no TLS, no AUTH) that stores what it receives."""
+
+    def __init__(self, folder: Path, host: str, port: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._controller = Controller(
+            MailboxHandler(folder), hostname=host, port=port, enable_SMTPUTF8=True
+        )
+
+    def start(self) -> None:
+        """Start listening."""
+        self._controller.start()
+        log.info(
+            "dev mailbox listening on %s:%d, storing messages in %s",
+            self._controller.hostname,
+            self._controller.port,
+            self.folder.resolve(),
+        )
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._controller.stop()

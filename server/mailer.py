@@ -1,0 +1,177 @@
+"""The mailer: a loaded config plus a request in, an accepted message (or a domain error) out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from .config import SmtpConfig, check_address, parse_config, parse_mailbox
+from .deadline import Deadline
+from .errors import InvalidRequest, Reason
+from .message import MessageHeaders, build_message
+from .templates import TemplateSet
+from .transport import ConnectionSettings, Envelope, SmtpTransport, TlsMode, Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config with everything derived from it once: compiled templates, the
+    headers every message carries and the connection settings."""
+
+    config: SmtpConfig
+    templates: TemplateSet
+    headers: MessageHeaders
+    connection: ConnectionSettings
+
+
+def load_config(text: str, *, password: str | None = None) -> LoadedConfig:
+    """Parse, validate and compile a config; ``password`` replaces the one in the JSON (it
+    comes from the server's environment or a file). Raises InvalidConfig."""
+    config = parse_config(text)
+    if password is not None:
+        config = _with_password(config, password)
+    reply_to = config.reply_to
+    return LoadedConfig(
+        config=config,
+        templates=TemplateSet(config.templates),
+        headers=MessageHeaders(
+            sender=config.sender(),
+            reply_to=None if reply_to is None else parse_mailbox(reply_to),
+            custom=dict(config.custom_headers),
+        ),
+        connection=connection_settings(config),
+    )
+
+
+def _with_password(config: SmtpConfig, password: str) -> SmtpConfig:
+    secret = SecretStr(password)
+    if config.auth is not None and config.auth.type == "login":
+        return config.model_copy(update={"auth": config.auth.model_copy(update={"pass_": secret})})
+    return config.model_copy(update={"password": secret})
+
+
+def connection_settings(config: SmtpConfig) -> ConnectionSettings:
+    """The transport's view of a config."""
+    if config.secure:
+        mode = TlsMode.IMPLICIT
+    elif config.ignore_tls:
+        mode = TlsMode.NONE
+    elif config.require_tls:
+        mode = TlsMode.STARTTLS_REQUIRED
+    else:
+        mode = TlsMode.STARTTLS_OPPORTUNISTIC
+    credentials = config.credentials()
+    return ConnectionSettings(
+        host=config.host,
+        port=config.port,
+        tls_mode=mode,
+        servername=config.tls.servername or config.servername,
+        verify_certificate=config.tls.reject_unauthorized,
+        ca=config.tls.ca,
+        user=credentials[0] if credentials else None,
+        password=credentials[1] if credentials else None,
+        local_hostname=config.name,
+        connect_timeout=config.connection_timeout / 1000,
+        greeting_timeout=config.greeting_timeout / 1000,
+        socket_timeout=config.socket_timeout / 1000,
+    )
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One message to send: its recipient, its template's usage type and the payload."""
+
+    to: str
+    usage_type: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A message the SMTP server accepted (2xx to the end of DATA)."""
+
+    message_id: str
+    smtp_code: int
+    smtp_reply: str
+    accepted_recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A rendered message with its envelope, ready for any transport."""
+
+    usage_type: str
+    message_id: str
+    envelope: Envelope
+    data: bytes
+
+
+def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessage:
+    """Check the request, render its template and build the message and envelope."""
+    if not request.to:
+        raise InvalidRequest.for_field("to", "a recipient address is required")
+    if not request.usage_type:
+        raise InvalidRequest.for_field("usage_type", "a usage type is required")
+    try:
+        recipient = check_address(request.to)
+    except ValueError as exc:
+        raise InvalidRequest.for_field("to", str(exc), reason=Reason.INVALID_RECIPIENT) from None
+    rendered = loaded.templates.find(request.usage_type).render(request.payload)
+    sender = loaded.headers.sender
+    # A non-ASCII local part can only travel with SMTPUTF8; IDN domains are already ASCII.
+    utf8 = not (recipient.username.isascii() and sender.username.isascii())
+    message = build_message(rendered, headers=loaded.headers, recipient=recipient, utf8=utf8)
+    envelope = Envelope(sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
+    return PreparedMessage(rendered.usage_type, message.message_id, envelope, message.data)
+
+
+TransportFactory = Callable[[ConnectionSettings], Transport]
+
+
+class Mailer:
+    """Renders and sends messages, keeping one transport per distinct connection settings."""
+
+    def __init__(self, transport_factory: TransportFactory = SmtpTransport) -> None:
+        self._factory = transport_factory
+        self._transports: dict[ConnectionSettings, Transport] = {}
+        self._lock = threading.Lock()
+
+    def transport_for(self, settings: ConnectionSettings) -> Transport:
+        """The transport for these settings, created on first use."""
+        transport = self._transports.get(settings)
+        if transport is None:
+            with self._lock:
+                transport = self._transports.get(settings)
+                if transport is None:
+                    transport = self._transports[settings] = self._factory(settings)
+        return transport
+
+    def send(self, loaded: LoadedConfig, request: SendRequest, deadline: Deadline) -> SendResult:
+        """Render the template and send it; returns only once the server accepted it."""
+        prepared = prepare_message(loaded, request)
+        transport = self.transport_for(loaded.connection)
+        receipt = transport.send(prepared.envelope, prepared.data, deadline)
+        log.info(
+            "sent %s message %s: %d %s",
+            prepared.usage_type,
+            prepared.message_id,
+            receipt.code,
+            receipt.reply,
+        )
+        return SendResult(
+            prepared.message_id, receipt.code, receipt.reply, receipt.accepted_recipients
+        )
+
+    def close(self) -> None:
+        """Close every transport."""
+        with self._lock:
+            transports, self._transports = list(self._transports.values()), {}
+        for transport in transports:
+            transport.close()

@@ -1,0 +1,495 @@
+"""The SMTP transport: smtplib behind a small protocol, one translation point for its errors.
+
+``SmtpSession`` drives one connection a step at a time (connect, greeting, EHLO, TLS, AUTH,
+MAIL, RCPT, DATA), so that a send and a connection test share every line of SMTP code.
+Every smtplib, ssl and socket exception is turned into a domain error in ``_translate``.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache
+from typing import Protocol
+
+from .deadline import Deadline
+from .errors import (
+    DeadlineExceeded,
+    DeliveryUnknown,
+    Reason,
+    RecipientRefused,
+    SmtpAuthFailed,
+    SmtpError,
+    SmtpRejected,
+    SmtpTlsFailed,
+    SmtpUnavailable,
+)
+
+_ENHANCED_CODE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+# Stage names, as reported in errors and connection tests.
+CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
+MAIL, RCPT, DATA, END_OF_DATA, QUIT = "mail", "rcpt", "data", "end_of_data", "quit"
+
+
+class TlsMode(Enum):
+    """How the connection is encrypted."""
+
+    IMPLICIT = "implicit"  # TLS from the first byte (`secure`, usually port 465)
+    STARTTLS_REQUIRED = "starttls_required"  # `requireTLS`: fail unless STARTTLS works
+    STARTTLS_OPPORTUNISTIC = "starttls_opportunistic"  # STARTTLS when offered (the default)
+    NONE = "none"  # `ignoreTLS`
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything needed to open and authenticate a connection; the pool key of a config."""
+
+    host: str
+    port: int
+    tls_mode: TlsMode = TlsMode.STARTTLS_OPPORTUNISTIC
+    servername: str | None = None
+    verify_certificate: bool = True
+    ca: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    local_hostname: str | None = None
+    connect_timeout: float = 10.0
+    greeting_timeout: float = 10.0
+    socket_timeout: float = 20.0
+
+    @property
+    def address(self) -> str:
+        """``host:port``, for messages."""
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The SMTP envelope: MAIL FROM and RCPT TO addresses, and whether they need SMTPUTF8."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An SMTP reply."""
+
+    code: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """The server's acceptance of a message: its reply to the end of DATA."""
+
+    code: int
+    reply: str
+    accepted_recipients: tuple[str, ...]
+
+
+class Transport(Protocol):
+    """Sends message bytes to an SMTP server."""
+
+    def send(self, envelope: Envelope, data: bytes, deadline: Deadline) -> SendReceipt:
+        """Send one message; returns only when the server answered 2xx to the end of DATA."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection."""
+        ...
+
+
+@cache
+def default_local_hostname() -> str:
+    """The EHLO name when the config sets none: computed once, as getfqdn() can be slow."""
+    return socket.getfqdn()
+
+
+def create_ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
+    """The client TLS context: system CAs (or the config's CA), TLS 1.2 at least."""
+    ca = settings.ca
+    if ca and "-----BEGIN" in ca:
+        context = ssl.create_default_context(cadata=ca)
+    else:
+        context = ssl.create_default_context(cafile=ca or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not settings.verify_certificate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The DATA payload: leading dots doubled, ended by CRLF.CRLF (RFC 5321 4.5.2)."""
+    stuffed = _LEADING_DOT.sub(b"..", data)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+def _reply_error(settings: ConnectionSettings, stage: str, code: int, text: str) -> SmtpError:
+    enhanced = _ENHANCED_CODE.match(text)
+    enhanced_code = enhanced.group(1) if enhanced else ""
+    where = f"SMTP server {settings.address}"
+    message = f"{where} answered {code} {text} at {stage}; the message was not sent"
+    error_type: type[SmtpError]
+    if 400 <= code < 500:
+        error_type = SmtpUnavailable
+    elif stage == AUTH:
+        error_type = SmtpAuthFailed
+    elif stage == RCPT:
+        error_type = RecipientRefused
+    else:
+        error_type = SmtpRejected
+    return error_type(message, stage=stage, smtp_code=code, enhanced_code=enhanced_code)
+
+
+def _tls_hint(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
+    if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
+        if settings.tls_mode is TlsMode.IMPLICIT:
+            return (
+                f"port {settings.port} expects a plain connection upgraded by STARTTLS: "
+                "set secure to false"
+            )
+        return f"port {settings.port} expects TLS from the start: set secure to true"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            "the server's certificate could not be verified: set tls.servername to the name on "
+            "the certificate, or tls.ca to the CA that issued it"
+        )
+    return ""
+
+
+class SmtpSession:
+    """One SMTP connection, driven a step at a time; every failure is a domain error."""
+
+    def __init__(
+        self, settings: ConnectionSettings, context: ssl.SSLContext, deadline: Deadline
+    ) -> None:
+        self.settings = settings
+        self.deadline = deadline
+        self._context = context
+        self._smtp = smtplib.SMTP(
+            local_hostname=settings.local_hostname or default_local_hostname()
+        )
+        self.encrypted = False
+        self.tls_version: str | None = None
+        self.cipher: str | None = None
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the steps ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the TCP connection (and the TLS layer, in implicit mode)."""
+        settings = self.settings
+        with self._translate(CONNECT):
+            sock = socket.create_connection(
+                (settings.host, settings.port),
+                timeout=self.deadline.timeout(settings.connect_timeout),
+            )
+        self._smtp.sock = sock
+        if settings.tls_mode is TlsMode.IMPLICIT:
+            self._wrap_tls()
+
+    def greeting(self) -> Reply:
+        """Read the server's 220 banner."""
+        with self._translate(GREETING, self.settings.greeting_timeout):
+            code, text = self._smtp.getreply()
+        reply = Reply(code, _text(text))
+        if code != 220:
+            raise _reply_error(self.settings, GREETING, code, reply.text)
+        return reply
+
+    def ehlo(self) -> Reply:
+        """Say EHLO (HELO for an old server) and learn the extensions."""
+        with self._translate(EHLO):
+            code, text = self._smtp.ehlo()
+            if not 200 <= code < 300:
+                code, text = self._smtp.helo()
+        reply = Reply(code, _text(text))
+        if not 200 <= code < 300:
+            raise _reply_error(self.settings, EHLO, code, reply.text)
+        return reply
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        """The EHLO extensions the server advertised, lower-case names to parameters."""
+        return dict(self._smtp.esmtp_features)
+
+    def offers(self, extension: str) -> bool:
+        """Whether the server advertised an extension."""
+        return self._smtp.has_extn(extension)
+
+    def wants_starttls(self) -> bool:
+        """Whether this connection should be upgraded now; raises when TLS is required but
+        the server does not offer it."""
+        mode = self.settings.tls_mode
+        if self.encrypted or mode in (TlsMode.NONE, TlsMode.IMPLICIT):
+            return False
+        if self.offers("starttls"):
+            return True
+        if mode is TlsMode.STARTTLS_REQUIRED:
+            raise SmtpTlsFailed(
+                f"SMTP server {self.settings.address} does not offer STARTTLS but requireTLS is "
+                "set; the message was not sent",
+                stage=TLS,
+            )
+        return False
+
+    def starttls(self) -> Reply:
+        """Upgrade the connection with STARTTLS; EHLO must be said again afterwards."""
+        with self._translate(TLS):
+            code, text = self._smtp.docmd("STARTTLS")
+        reply = Reply(code, _text(text))
+        if code != 220:
+            raise _reply_error(self.settings, TLS, code, reply.text)
+        self._wrap_tls()
+        # What the server said before TLS no longer counts (RFC 3207 4.2).
+        smtp = self._smtp
+        smtp.file = None
+        smtp.helo_resp = smtp.ehlo_resp = None
+        smtp.esmtp_features = {}
+        smtp.does_esmtp = False
+        return reply
+
+    def authenticate(self) -> Reply | None:
+        """Log in when the settings carry credentials; None when there are none."""
+        settings = self.settings
+        if not (settings.user or settings.password):
+            return None
+        with self._translate(AUTH):
+            code, text = self._smtp.login(settings.user or "", settings.password or "")
+        return Reply(code, _text(text))
+
+    def mail(self, envelope: Envelope) -> Reply:
+        """MAIL FROM."""
+        options: list[str] = []
+        if envelope.smtputf8:
+            options.append("SMTPUTF8")
+        with self._translate(MAIL):
+            code, text = self._smtp.mail(envelope.sender, options)
+        reply = Reply(code, _text(text))
+        if code != 250:
+            raise _reply_error(self.settings, MAIL, code, reply.text)
+        return reply
+
+    def rcpt(self, recipient: str) -> Reply:
+        """RCPT TO."""
+        with self._translate(RCPT):
+            code, text = self._smtp.rcpt(recipient)
+        reply = Reply(code, _text(text))
+        if code not in (250, 251):
+            raise _reply_error(self.settings, RCPT, code, reply.text)
+        return reply
+
+    def data(self, data: bytes) -> Reply:
+        """DATA, the message, and the end of data. Once the whole message is out, a lost
+        connection means the outcome is unknown, never "not sent"."""
+        with self._translate(DATA):
+            code, text = self._smtp.docmd("DATA")
+        if code != 354:
+            raise _reply_error(self.settings, DATA, code, _text(text))
+        with self._translate(DATA):
+            self._smtp.send(_dot_stuffed(data))
+        with self._translate(END_OF_DATA):
+            code, text = self._smtp.getreply()
+        reply = Reply(code, _text(text))
+        if not 200 <= code < 300:
+            raise _reply_error(self.settings, DATA, code, reply.text)
+        return reply
+
+    def quit(self) -> None:
+        """Say QUIT politely; the message is already accepted, so failures are ignored."""
+        try:
+            if self._smtp.sock is not None:
+                self._smtp.sock.settimeout(min(self.settings.socket_timeout, 2.0))
+            self._smtp.quit()
+        except (smtplib.SMTPException, OSError, AttributeError):
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the connection."""
+        self._smtp.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _wrap_tls(self) -> None:
+        settings = self.settings
+        plain = self._smtp.sock
+        assert plain is not None, "TLS needs a connected socket"
+        with self._translate(TLS):
+            tls = self._context.wrap_socket(
+                plain, server_hostname=settings.servername or settings.host
+            )
+        self._smtp.sock = tls
+        self.encrypted = True
+        self.tls_version = tls.version()
+        cipher = tls.cipher()
+        self.cipher = cipher[0] if cipher else None
+
+    @contextmanager
+    def _translate(self, stage: str, timeout: float | None = None) -> Iterator[None]:
+        """Bound the step by the socket timeout and the deadline; map every smtplib, ssl and
+        socket exception to a domain error (the only place that does)."""
+        settings = self.settings
+        sock = getattr(self._smtp, "sock", None)
+        if sock is not None:
+            sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
+        try:
+            yield
+        except smtplib.SMTPAuthenticationError as exc:
+            raise _reply_error(settings, AUTH, exc.smtp_code, _text(exc.smtp_error)) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _reply_error(settings, stage, exc.smtp_code, _text(exc.smtp_error)) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise self._unsupported(stage, str(exc)) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            raise self._lost(stage, exc.__context__) from None
+        except smtplib.SMTPException as exc:
+            # smtplib's own refusals, e.g. "No suitable authentication method found."
+            raise self._unsupported(stage, str(exc)) from None
+        except ssl.SSLError as exc:
+            hint = _tls_hint(settings, exc)
+            raise SmtpTlsFailed(
+                f"TLS with {settings.address} failed: {exc.reason or exc}"
+                + (f" ({hint})" if hint else "")
+                + "; the message was not sent",
+                stage=TLS,
+            ) from None
+        except (OSError, UnicodeError) as exc:
+            raise self._lost(stage, exc) from None
+
+    def _unsupported(self, stage: str, detail: str) -> SmtpError:
+        message = (
+            f"SMTP server {self.settings.address} cannot do what {stage} needs: {detail}"
+            "; the message was not sent"
+        )
+        if stage == AUTH:
+            return SmtpAuthFailed(message, stage=stage)
+        return SmtpRejected(message, stage=stage)
+
+    def _lost(self, stage: str, cause: BaseException | None) -> SmtpError | DeadlineExceeded:
+        settings = self.settings
+        if stage == END_OF_DATA:
+            return DeliveryUnknown(
+                f"the connection to {settings.address} failed after the whole message was sent "
+                "and before the server replied: it may or may not have been accepted; retry "
+                "only with an idempotency key or after checking the mailbox"
+            )
+        if isinstance(cause, TimeoutError):
+            if self.deadline.expired():
+                return DeadlineExceeded(
+                    f"the request's deadline ran out at {stage} with {settings.address}; "
+                    "the message was not sent"
+                )
+            return SmtpUnavailable(
+                f"SMTP server {settings.address} did not answer in time at {stage}; "
+                "the message was not sent",
+                stage=stage,
+                reason=Reason.SMTP_TIMEOUT,
+            )
+        if stage == CONNECT:
+            detail = _os_detail(cause)
+            return SmtpUnavailable(
+                f"cannot connect to SMTP server {settings.address}: {detail}; "
+                "the message was not sent",
+                stage=stage,
+                reason=Reason.SMTP_CONNECT_FAILED,
+            )
+        return SmtpUnavailable(
+            f"the connection to {settings.address} was lost at {stage}"
+            + (f" ({_os_detail(cause)})" if cause else "")
+            + "; the message was not sent",
+            stage=stage,
+            reason=Reason.SMTP_CONNECTION_LOST,
+        )
+
+
+def _os_detail(exc: BaseException | None) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) if exc else "unknown error"
+
+
+def _text(value: bytes | str) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return " ".join(value.split())
+
+
+def open_session(
+    settings: ConnectionSettings, context: ssl.SSLContext, deadline: Deadline
+) -> SmtpSession:
+    """A connected, greeted, encrypted (as configured) and authenticated session."""
+    session = SmtpSession(settings, context, deadline)
+    try:
+        session.connect()
+        session.greeting()
+        session.ehlo()
+        if session.wants_starttls():
+            session.starttls()
+            session.ehlo()
+        session.authenticate()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def deliver(session: SmtpSession, envelope: Envelope, data: bytes) -> SendReceipt:
+    """One mail transaction on an open session."""
+    if envelope.smtputf8 and not session.offers("smtputf8"):
+        raise SmtpRejected(
+            f"SMTP server {session.settings.address} does not support SMTPUTF8, which an "
+            "address with non-ASCII characters before the @ needs; the message was not sent",
+            stage=MAIL,
+        )
+    session.mail(envelope)
+    for recipient in envelope.recipients:
+        session.rcpt(recipient)
+    reply = session.data(data)
+    return SendReceipt(reply.code, reply.text, envelope.recipients)
+
+
+class SmtpTransport:
+    """A transport that opens one connection per message (the connection pool is a separate
+    transport that wraps the same sessions)."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+        self._context = create_ssl_context(settings)
+
+    def open(self, deadline: Deadline) -> SmtpSession:
+        """An open session with this transport's settings."""
+        return open_session(self.settings, self._context, deadline)
+
+    def session(self, deadline: Deadline) -> SmtpSession:
+        """A new, unconnected session, for step-by-step use such as a connection test."""
+        return SmtpSession(self.settings, self._context, deadline)
+
+    def send(self, envelope: Envelope, data: bytes, deadline: Deadline) -> SendReceipt:
+        """Connect, send, quit."""
+        with self.open(deadline) as session:
+            receipt = deliver(session, envelope, data)
+            session.quit()
+        return receipt
+
+    def close(self) -> None:
+        """Nothing is held between sends."""
