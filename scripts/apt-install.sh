@@ -18,6 +18,9 @@ saved=""
 printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
 trap 'if [ -n "$saved" ]; then mv "$saved" "$policy"; else rm -f "$policy"; fi' EXIT
 export DEBIAN_FRONTEND=noninteractive
+# One apt at a time on this machine (parallel test runs may both want packages).
+exec 9>/tmp/smtp-connector-apt.lock
+flock 9
 if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/apt-install.log 2>&1; then
   apt-get update -q >/dev/null 2>&1
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/apt-install.log 2>&1 \
