@@ -19,6 +19,7 @@ from functools import cache
 from typing import Protocol
 
 from .deadline import Deadline
+from .deadline_reader import DeadlineReader
 from .errors import (
     DeadlineExceeded,
     DeliveryUnknown,
@@ -33,6 +34,7 @@ from .errors import (
 
 _ENHANCED_CODE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_CERT_HAS_EXPIRED = 10  # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED
 
 # Stage names, as reported in errors and connection tests.
 CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
@@ -163,6 +165,8 @@ def _tls_hint(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
             )
         return f"port {settings.port} expects TLS from the start: set secure to true"
     if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code == _CERT_HAS_EXPIRED:
+            return "the SMTP provider must renew its certificate"
         return (
             "the server's certificate could not be verified: set tls.servername to the name on "
             "the certificate, or tls.ca to the CA that issued it"
@@ -352,6 +356,7 @@ class SmtpSession:
         sock = getattr(self._smtp, "sock", None)
         if sock is not None:
             sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
+            self._bound_reader(sock)
         try:
             yield
         except smtplib.SMTPAuthenticationError as exc:
@@ -367,14 +372,24 @@ class SmtpSession:
             raise self._unsupported(stage, str(exc)) from None
         except ssl.SSLError as exc:
             hint = _tls_hint(settings, exc)
+            # A certificate failure's own words ("certificate has expired") say the most.
+            detail = getattr(exc, "verify_message", None) or exc.reason or exc
             raise SmtpTlsFailed(
-                f"TLS with {settings.address} failed: {exc.reason or exc}"
+                f"TLS with {settings.address} failed: {detail}"
                 + (f" ({hint})" if hint else "")
                 + "; the message was not sent",
                 stage=TLS,
             ) from None
         except (OSError, UnicodeError) as exc:
             raise self._lost(stage, exc) from None
+
+    def _bound_reader(self, sock: socket.socket) -> None:
+        """Make smtplib read replies through a reader bound by this session's deadline."""
+        reader = self._smtp.file
+        if isinstance(reader, DeadlineReader) and reader.sock is sock:
+            reader.deadline = self.deadline
+        else:
+            self._smtp.file = DeadlineReader(sock, self.deadline)
 
     def _unsupported(self, stage: str, detail: str) -> SmtpError:
         message = (
