@@ -15,7 +15,9 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 │                                  SMTP_TEMPORARY_FAILURE, SMTP_CONNECTION_LOST
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
-├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
+├── IdempotencyKeyReusedError      IDEMPOTENCY_KEY_REUSED: the key belongs to another request
+├── ServiceUnavailableError        the smtp-connector service itself cannot be reached,
+│                                  IDEMPOTENCY_STORE_UNAVAILABLE
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
 
@@ -32,6 +34,7 @@ __all__ = [
     "DeadlineExceededError",
     "DeliveryUnknownError",
     "FieldViolation",
+    "IdempotencyKeyReusedError",
     "InternalError",
     "InvalidRequestError",
     "RecipientRefusedError",
@@ -84,7 +87,13 @@ class SmtpConnectorError(Exception):
     @property
     def delivery(self) -> str:
         """``not_sent`` or ``unknown`` (the message may have been accepted)."""
-        return self.metadata.get("delivery", "not_sent")
+        if "delivery" in self.metadata:
+            return self.metadata["delivery"]
+        # A deadline or cancellation reported by gRPC itself, not by the service: the server
+        # may still have been sending when the call ended.
+        if self.code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+            return "unknown"
+        return "not_sent"
 
     def __str__(self) -> str:
         return f"{self.reason or self.code.name}: {self.message}"
@@ -138,6 +147,10 @@ class DeadlineExceededError(SmtpConnectorError):
     """The call's deadline ran out."""
 
 
+class IdempotencyKeyReusedError(SmtpConnectorError):
+    """The idempotency key was used before for a different request."""
+
+
 class ServiceUnavailableError(SmtpConnectorError):
     """The smtp-connector service could not be reached."""
 
@@ -165,6 +178,8 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "SMTP_CONNECTION_LOST": SmtpUnavailableError,
     "DELIVERY_STATE_UNKNOWN": DeliveryUnknownError,
     "DEADLINE_EXCEEDED": DeadlineExceededError,
+    "IDEMPOTENCY_KEY_REUSED": IdempotencyKeyReusedError,
+    "IDEMPOTENCY_STORE_UNAVAILABLE": ServiceUnavailableError,
     "INTERNAL": InternalError,
 }
 

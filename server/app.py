@@ -12,6 +12,7 @@ import grpc
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .devmailbox import DevMailbox
+from .idempotency import Idempotency, open_idempotency
 from .mailer import LoadedConfig, Mailer, load_config
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
@@ -28,10 +29,16 @@ def load_server_config(settings: Settings) -> LoadedConfig | None:
     return load_config(text, password=settings.password_override())
 
 
-def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
+def create_server(
+    settings: Settings, *, mailer: Mailer | None = None, idempotency: Idempotency | None = None
+) -> tuple[grpc.Server, int]:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
     returns it with the port it bound."""
-    servicer = SmtpConnectorServicer(mailer or Mailer(), load_server_config(settings))
+    servicer = SmtpConnectorServicer(
+        mailer or Mailer(),
+        load_server_config(settings),
+        idempotency or open_idempotency(settings),
+    )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers))
     pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(settings.address)
@@ -55,7 +62,8 @@ def serve(settings: Settings) -> None:
         mailbox = DevMailbox(settings.dev_mailbox, host, port)
         mailbox.start()
     mailer = Mailer()
-    server, port = create_server(settings, mailer=mailer)
+    idempotency = open_idempotency(settings)
+    server, port = create_server(settings, mailer=mailer, idempotency=idempotency)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -70,6 +78,7 @@ def serve(settings: Settings) -> None:
     stop.wait()
     server.stop(settings.grace_period).wait()
     mailer.close()
+    idempotency.close()
     if mailbox is not None:
         mailbox.stop()
     log.info("smtp-connector stopped")

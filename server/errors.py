@@ -7,7 +7,8 @@
     ├── PreconditionFailed             something must be fixed before a retry can work
     │   ├── ConfigNotLoaded            no inline config and no server config
     │   ├── TemplateNotFound           no template for the usage type, nor `Generic`
-    │   └── TemplateRenderFailed       the template itself failed while rendering
+    │   ├── TemplateRenderFailed       the template itself failed while rendering
+    │   └── IdempotencyKeyReused       the key was used before for a different request
     ├── SmtpError                      the SMTP exchange failed; carries smtp_code, stage
     │   ├── SmtpRejected               a 5xx reply: permanent
     │   │   ├── SmtpAuthFailed         credentials rejected or no usable mechanism
@@ -15,7 +16,8 @@
     │   ├── SmtpTlsFailed              the TLS handshake or certificate check failed
     │   ├── SmtpUnavailable            connect failure, timeout, 4xx, dropped connection
     │   └── DeliveryUnknown            dropped after the end of DATA: maybe delivered
-    └── DeadlineExceeded               the caller's deadline ran out
+    ├── DeadlineExceeded               the caller's deadline ran out
+    └── IdempotencyStoreUnavailable    the shared store of idempotency keys failed
 
 The domain raises these and nothing else; ``status`` maps them to gRPC codes and details.
 Messages never contain a secret: they are built from replies, hosts and field names only.
@@ -48,6 +50,8 @@ class Reason(StrEnum):
     SMTP_CONNECTION_LOST = "SMTP_CONNECTION_LOST"
     DELIVERY_STATE_UNKNOWN = "DELIVERY_STATE_UNKNOWN"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_STORE_UNAVAILABLE = "IDEMPOTENCY_STORE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -148,6 +152,12 @@ class TemplateRenderFailed(PreconditionFailed):
     default_reason = Reason.TEMPLATE_RENDER_FAILED
 
 
+class IdempotencyKeyReused(PreconditionFailed):
+    """The idempotency key already belongs to a different request; use a new key."""
+
+    default_reason = Reason.IDEMPOTENCY_KEY_REUSED
+
+
 class SmtpError(SmtpConnectorError):
     """The SMTP exchange failed at ``stage`` (connect, greeting, ehlo, tls, auth, mail, rcpt,
     data), possibly with the server's reply code."""
@@ -217,3 +227,9 @@ class DeadlineExceeded(SmtpConnectorError):
     """The caller's deadline ran out before the work was done."""
 
     default_reason = Reason.DEADLINE_EXCEEDED
+
+
+class IdempotencyStoreUnavailable(SmtpConnectorError):
+    """The store that remembers idempotency keys could not be reached: nothing was sent."""
+
+    default_reason = Reason.IDEMPOTENCY_STORE_UNAVAILABLE

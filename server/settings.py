@@ -4,6 +4,7 @@ defaults. The README's settings table documents each one."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,30 @@ class Settings(BaseSettings):
     )
     dev_mailbox_address: str = Field(
         default="127.0.0.1:2525", description="host:port of the development mailbox"
+    )
+
+    idempotency_store: Literal["memory", "sqlite", "redis"] = Field(
+        default="memory",
+        description="where idempotency keys live: this process (memory), a SQLite file that "
+        "survives restarts, or Redis shared by replicas",
+    )
+    idempotency_ttl: float = Field(
+        default=86_400.0, gt=0, description="seconds a key's first outcome is replayed"
+    )
+    idempotency_lease: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds a call may hold a key while sending; a claim older than this "
+        "belongs to a call that died, and its outcome is reported unknown",
+    )
+    idempotency_max_keys: int = Field(
+        default=100_000, ge=1, description="keys the memory store holds (least recent go)"
+    )
+    idempotency_sqlite_path: Path = Field(
+        default=Path("var/idempotency.sqlite3"), description="the SQLite store's file"
+    )
+    idempotency_redis_url: SecretStr | None = Field(
+        default=None, description="redis://[:password@]host:port/db of the Redis store"
     )
 
     def password_override(self) -> str | None:

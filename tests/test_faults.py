@@ -329,9 +329,7 @@ def test_self_signed_certificate(start_service: ServerFactory, ca: trustme.CA) -
         assert len(server.delivered) == 1
 
 
-def test_server_closes_idle_connections(
-    faulty: FaultServer, start_service: ServerFactory
-) -> None:
+def test_server_closes_idle_connections(faulty: FaultServer, start_service: ServerFactory) -> None:
     faulty.fault = Fault(idle_close=0.2)
     client = connector(start_service, faulty.port)
     for sent in range(1, 4):
