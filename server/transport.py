@@ -23,6 +23,7 @@ from .deadline_reader import DeadlineReader
 from .errors import (
     DeadlineExceeded,
     DeliveryUnknown,
+    InvalidConfig,
     Reason,
     RecipientRefused,
     SmtpAuthFailed,
@@ -382,6 +383,13 @@ class SmtpSession:
             ) from None
         except (OSError, UnicodeError) as exc:
             raise self._lost(stage, exc) from None
+        except ValueError as exc:
+            # smtplib and ssl refuse some config values only once they use them: a line
+            # break in the EHLO name (`name`), a TLS server name with a leading dot.
+            raise InvalidConfig(
+                f"the config cannot be used at {stage} with {settings.address}: {exc}; "
+                "the message was not sent"
+            ) from None
 
     def _bound_reader(self, sock: socket.socket) -> None:
         """Make smtplib read replies through a reader bound by this session's deadline."""
