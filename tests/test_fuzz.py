@@ -252,3 +252,36 @@ def test_templates_and_payloads_on_a_working_server(
 
 def test_hypothesis_keeps_no_example_database(tmp_path: Path) -> None:
     assert FUZZ.database is None
+
+
+def generic(subject: str, content: str) -> dict[str, Any]:
+    return {"templates": [{"usageType": "Generic", "subject": subject, "content": content}]}
+
+
+CODE = {"code": "123456", "application": {"name": "Fuzz"}}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "payload", "reason"),
+    [
+        ({"name": "\r"}, CODE, "INVALID_CONFIG"),
+        (generic("s", "{% include 'x' %}"), {}, "TEMPLATE_RENDER_FAILED"),
+        (generic("s", "{{ 1 / 0 }}"), {}, "TEMPLATE_RENDER_FAILED"),
+        (generic("s", "{{ range(10**9) | list }}"), {}, "TEMPLATE_RENDER_FAILED"),
+        (generic("s", "{{ code * 100000000 }}"), CODE, "TEMPLATE_RENDER_FAILED"),
+        (generic("s", "{{ 9 ** 999999 }}"), {}, "TEMPLATE_RENDER_FAILED"),
+        (generic("{{ code }}", "c"), {"code": "a\u2028Bcc: x@example.com"}, "HEADER_INJECTION"),
+        (generic("{{ code }}", "c"), {"code": "a\x0bb"}, "HEADER_INJECTION"),
+    ],
+    ids=["ehlo-cr", "include", "division", "range", "product", "power", "u2028", "vt"],
+)
+def test_what_fuzzing_found(
+    target: Target, overrides: dict[str, Any], payload: dict[str, Any], reason: str
+) -> None:
+    # Each of these used to end in INTERNAL (or, for the product, in gigabytes of memory).
+    config = json.dumps(make_config(target.smtp.port, **overrides))
+    started = time.monotonic()
+    with pytest.raises(SmtpConnectorError) as caught:
+        target.client.send_message("user@example.com", "Register", payload, config_json=config)
+    assert caught.value.reason == reason, str(caught.value)
+    assert time.monotonic() - started < 2
