@@ -89,11 +89,10 @@ class SmtpConnectorError(Exception):
         """``not_sent`` or ``unknown`` (the message may have been accepted)."""
         if "delivery" in self.metadata:
             return self.metadata["delivery"]
-        # A deadline or cancellation reported by gRPC itself, not by the service: the server
-        # may still have been sending when the call ended.
-        if self.code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-            return "unknown"
-        return "not_sent"
+        # A status made by gRPC itself, not by the service: a deadline that ran out, a call
+        # cancelled by a server shutting down, a broken channel. The server may still have
+        # been sending when the call ended.
+        return "unknown" if self.code in _MAYBE_SENT else "not_sent"
 
     def __str__(self) -> str:
         return f"{self.reason or self.code.name}: {self.message}"
@@ -182,6 +181,17 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "IDEMPOTENCY_STORE_UNAVAILABLE": ServiceUnavailableError,
     "INTERNAL": InternalError,
 }
+
+# Statuses that, without the service's ErrorInfo, may end a call whose send went on.
+_MAYBE_SENT = frozenset(
+    {
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.ABORTED,
+    }
+)
 
 # For statuses without an ErrorInfo: those made by gRPC itself, not by the service.
 _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
