@@ -1,6 +1,9 @@
-"""The Python client of smtp-connector: ``SmtpConnectorClient`` and its typed errors."""
+"""The Python client of smtp-connector: ``SmtpConnectorClient`` (sync),
+``AsyncSmtpConnectorClient`` (asyncio), their channel settings and typed errors."""
 
+from ._channel import RetryPolicy, Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
+from .aio import AsyncSmtpConnectorClient
 from .errors import (
     ConfigNotLoadedError,
     DeadlineExceededError,
@@ -22,6 +25,7 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "AsyncSmtpConnectorClient",
     "ConfigNotLoadedError",
     "DeadlineExceededError",
     "DeliveryUnknownError",
@@ -29,6 +33,7 @@ __all__ = [
     "InternalError",
     "InvalidRequestError",
     "RecipientRefusedError",
+    "RetryPolicy",
     "ServiceUnavailableError",
     "SmtpAuthError",
     "SmtpConnectorClient",
@@ -39,4 +44,5 @@ __all__ = [
     "TemplateNotFoundError",
     "TemplateRenderError",
     "TemplateVariableMissingError",
+    "Tls",
 ]

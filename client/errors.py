@@ -1,6 +1,7 @@
 """Typed exceptions for the client, chosen by the ErrorInfo ``reason`` (never message text).
 
-SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
+SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery,
+│                                  retry_delay (the server's RetryInfo hint, in seconds)
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
 │   │                              INVALID_CONFIG
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
@@ -67,6 +68,7 @@ class SmtpConnectorError(Exception):
         reason: str = "",
         metadata: dict[str, str] | None = None,
         field_violations: tuple[FieldViolation, ...] = (),
+        retry_delay: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -74,12 +76,24 @@ class SmtpConnectorError(Exception):
         self.reason = reason
         self.metadata = dict(metadata or {})
         self.field_violations = field_violations
+        # Seconds the server asks the caller to wait before retrying (its RetryInfo), if any.
+        self.retry_delay = retry_delay
 
     @property
     def smtp_code(self) -> int | None:
         """The SMTP server's reply code, when the failure came with one."""
         value = self.metadata.get("smtp_code")
         return int(value) if value else None
+
+    @property
+    def stage(self) -> str:
+        """The SMTP step that failed (connect, ehlo, tls, auth, mail, rcpt, data), if any."""
+        return self.metadata.get("stage", "")
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later: the status is UNAVAILABLE."""
+        return self.code == grpc.StatusCode.UNAVAILABLE
 
     @property
     def delivery(self) -> str:
@@ -178,12 +192,13 @@ _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
 
 
 def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
-    """The typed exception for a failed call."""
+    """The typed exception for a failed call (of a ``grpc`` or a ``grpc.aio`` channel)."""
     call: grpc.Call = error  # type: ignore[assignment]
     code = call.code()
     status = rpc_status.from_call(call)
     reason, metadata = "", {}
     violations: tuple[FieldViolation, ...] = ()
+    retry_delay: float | None = None
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -196,6 +211,10 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
                 violations = tuple(
                     FieldViolation(v.field, v.description) for v in bad.field_violations
                 )
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                hint = error_details_pb2.RetryInfo()
+                detail.Unpack(hint)
+                retry_delay = hint.retry_delay.ToTimedelta().total_seconds()
     error_type = _BY_REASON.get(reason) or _BY_CODE.get(code, SmtpConnectorError)
     return error_type(
         call.details() or code.name,
@@ -203,4 +222,5 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
         reason=reason,
         metadata=metadata,
         field_violations=violations,
+        retry_delay=retry_delay,
     )

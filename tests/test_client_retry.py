@@ -1,0 +1,187 @@
+"""The retry policy, proven against a real gRPC server that answers UNAVAILABLE first and
+counts the attempts that reach it: ValidateConfig and TestConnection are retried, SendMessage
+only with an idempotency_key."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent import futures
+
+import grpc
+import pytest
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from smtp_connector.client import (
+    AsyncSmtpConnectorClient,
+    RetryPolicy,
+    ServiceUnavailableError,
+    SmtpConnectorClient,
+    SmtpUnavailableError,
+)
+from smtp_connector.v1 import smtp_connector_pb2 as pb
+from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
+
+from tests.support.smtp import free_port
+
+FAST = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
+
+
+def _unavailable() -> grpc.Status:
+    """What the service answers for a 4xx from the SMTP server: UNAVAILABLE, with a hint."""
+    info = any_pb2.Any()
+    info.Pack(
+        error_details_pb2.ErrorInfo(
+            reason="SMTP_TEMPORARY_FAILURE",
+            domain="smtp-connector",
+            metadata={"smtp_code": "421", "stage": "connect", "delivery": "not_sent"},
+        )
+    )
+    hint = any_pb2.Any()
+    hint.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1, nanos=5)))
+    status = status_pb2.Status(
+        code=code_pb2.UNAVAILABLE, message="421 try later", details=[info, hint]
+    )
+    converted: grpc.Status = rpc_status.to_status(status)
+    return converted
+
+
+class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
+    """Fails the first ``failures`` attempts of each method with UNAVAILABLE, then answers."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts: Counter[str] = Counter()
+        self.on_attempt: Callable[[str], None] = lambda peer: None
+        self._lock = threading.Lock()
+
+    def _attempt(self, method: str, context: grpc.ServicerContext) -> None:
+        self.on_attempt(context.peer())
+        with self._lock:
+            self.attempts[method] += 1
+            failing = self.attempts[method] <= self.failures
+        if failing:
+            context.abort_with_status(_unavailable())
+
+    def SendMessage(
+        self, request: pb.SendMessageRequest, context: grpc.ServicerContext
+    ) -> pb.SendMessageResponse:
+        self._attempt("SendMessage", context)
+        return pb.SendMessageResponse(message_id="<1@test>", smtp_code=250, smtp_reply="ok")
+
+    def ValidateConfig(
+        self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
+    ) -> pb.ValidateConfigResponse:
+        self._attempt("ValidateConfig", context)
+        return pb.ValidateConfigResponse(valid=True)
+
+    def TestConnection(
+        self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
+    ) -> pb.TestConnectionResponse:
+        self._attempt("TestConnection", context)
+        return pb.TestConnectionResponse(ok=True)
+
+
+@pytest.fixture
+def flaky() -> Iterator[tuple[FlakyServicer, str]]:
+    """A real gRPC server on 127.0.0.1:0 that fails each method once."""
+    servicer = FlakyServicer(failures=1)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield servicer, f"127.0.0.1:{port}"
+    server.stop(None)
+
+
+def test_validate_and_test_connection_are_retried(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    with SmtpConnectorClient(target, timeout=10, retry=FAST) as client:
+        assert client.validate_config("{}").valid
+        assert client.test_connection().ok
+    assert servicer.attempts == {"ValidateConfig": 2, "TestConnection": 2}
+
+
+def test_send_with_idempotency_key_is_retried(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    with SmtpConnectorClient(target, timeout=10, retry=FAST) as client:
+        response = client.send_message("a@example.com", "SignIn", idempotency_key="k-1")
+    assert response.smtp_code == 250
+    assert servicer.attempts["SendMessage"] == 2
+
+
+def test_send_without_key_is_never_retried(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    with SmtpConnectorClient(target, timeout=10, retry=FAST) as client:
+        with pytest.raises(SmtpUnavailableError) as caught:
+            client.send_message("a@example.com", "SignIn")
+        # The next call succeeds: the caller decides whether to send again.
+        assert client.send_message("a@example.com", "SignIn").smtp_code == 250
+    assert servicer.attempts["SendMessage"] == 2
+    error = caught.value
+    assert error.code == grpc.StatusCode.UNAVAILABLE and error.retryable
+    assert error.reason == "SMTP_TEMPORARY_FAILURE"
+    assert error.smtp_code == 421 and error.stage == "connect" and error.delivery == "not_sent"
+    assert error.retry_delay == pytest.approx(1.0, abs=1e-6)
+
+
+def test_no_retry_policy_means_one_attempt(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    with SmtpConnectorClient(target, timeout=10, retry=None) as client:
+        with pytest.raises(SmtpUnavailableError):
+            client.validate_config("{}")
+        with pytest.raises(SmtpUnavailableError):
+            client.send_message("a@example.com", "SignIn", idempotency_key="k-1")
+    assert servicer.attempts == {"ValidateConfig": 1, "SendMessage": 1}
+
+
+def test_attempts_are_bounded(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    servicer.failures = 100
+    with SmtpConnectorClient(target, timeout=10, retry=FAST) as client:
+        with pytest.raises(SmtpUnavailableError):
+            client.validate_config("{}")
+    assert servicer.attempts["ValidateConfig"] == FAST.max_attempts
+
+
+def test_async_client_follows_the_same_rules(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+
+    async def calls() -> None:
+        async with AsyncSmtpConnectorClient(target, timeout=10, retry=FAST) as client:
+            assert (await client.validate_config("{}")).valid
+            assert (await client.test_connection()).ok
+            with pytest.raises(SmtpUnavailableError) as caught:
+                await client.send_message("a@example.com", "SignIn")
+            assert caught.value.retry_delay == pytest.approx(1.0, abs=1e-6)
+            sent = await client.send_message("a@example.com", "SignIn", idempotency_key="k")
+            assert sent.smtp_code == 250
+
+    asyncio.run(calls())
+    # The failed unkeyed send was the first attempt; the keyed send then succeeded at once.
+    assert servicer.attempts == {"ValidateConfig": 2, "TestConnection": 2, "SendMessage": 2}
+
+
+def test_unreachable_service_is_service_unavailable() -> None:
+    # Nothing listens there: gRPC itself answers UNAVAILABLE, with no ErrorInfo.
+    with SmtpConnectorClient(f"127.0.0.1:{free_port()}", timeout=2, retry=FAST) as client:
+        with pytest.raises(ServiceUnavailableError) as caught:
+            client.validate_config("{}")
+    assert caught.value.reason == "" and caught.value.retryable
+
+
+def test_keyed_and_plain_sends_share_one_connection(flaky: tuple[FlakyServicer, str]) -> None:
+    # The two channels differ only in their service config; gRPC pools the subchannel, so
+    # the keyed channel costs no connection of its own.
+    servicer, target = flaky
+    servicer.failures = 0
+    peers: list[str] = []
+    servicer.on_attempt = peers.append
+    with SmtpConnectorClient(target, timeout=10) as client:
+        client.validate_config("{}")
+        client.send_message("a@example.com", "SignIn")
+        client.send_message("a@example.com", "SignIn", idempotency_key="k-1")
+    assert len(peers) == 3 and len(set(peers)) == 1
