@@ -141,9 +141,11 @@ def test_no_retry_policy_means_one_attempt(flaky: tuple[FlakyServicer, str]) -> 
 def test_attempts_are_bounded(flaky: tuple[FlakyServicer, str]) -> None:
     servicer, target = flaky
     servicer.failures = 100
-    with SmtpConnectorClient(target, timeout=10, retry=FAST) as client:
-        with pytest.raises(SmtpUnavailableError):
-            client.validate_config("{}")
+    with (
+        SmtpConnectorClient(target, timeout=10, retry=FAST) as client,
+        pytest.raises(SmtpUnavailableError),
+    ):
+        client.validate_config("{}")
     assert servicer.attempts["ValidateConfig"] == FAST.max_attempts
 
 
@@ -167,9 +169,11 @@ def test_async_client_follows_the_same_rules(flaky: tuple[FlakyServicer, str]) -
 
 def test_unreachable_service_is_service_unavailable() -> None:
     # Nothing listens there: gRPC itself answers UNAVAILABLE, with no ErrorInfo.
-    with SmtpConnectorClient(f"127.0.0.1:{free_port()}", timeout=2, retry=FAST) as client:
-        with pytest.raises(ServiceUnavailableError) as caught:
-            client.validate_config("{}")
+    with (
+        SmtpConnectorClient(f"127.0.0.1:{free_port()}", timeout=2, retry=FAST) as client,
+        pytest.raises(ServiceUnavailableError) as caught,
+    ):
+        client.validate_config("{}")
     assert caught.value.reason == "" and caught.value.retryable
 
 
