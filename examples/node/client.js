@@ -1,0 +1,43 @@
+// Loads protos/ with @grpc/proto-loader and opens a SmtpConnectorService client.
+'use strict';
+
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const PROTOS = process.env.SMTP_CONNECTOR_PROTOS || path.join(__dirname, '..', '..', 'protos');
+
+const definition = protoLoader.loadSync('smtp_connector/v1/smtp_connector.proto', {
+  includeDirs: [PROTOS],
+  keepCase: true, // fields keep their proto names: usage_type, idempotency_key
+  longs: Number,
+  enums: String,
+  defaults: true,
+});
+const { SmtpConnectorService } = grpc.loadPackageDefinition(definition).smtp_connector.v1;
+
+/** A plain JSON object as a google.protobuf.Struct (the `payload` of SendMessage). */
+function toStruct(object) {
+  // protobufjs names the well-known types' fields in camelCase, whatever keepCase says.
+  const value = (v) => {
+    if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+    if (typeof v === 'number') return { numberValue: v };
+    if (typeof v === 'string') return { stringValue: v };
+    if (typeof v === 'boolean') return { boolValue: v };
+    if (Array.isArray(v)) return { listValue: { values: v.map(value) } };
+    return { structValue: toStruct(v) };
+  };
+  return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, value(v)])) };
+}
+
+/** A client of `target` (host:port), plaintext; pass grpc.credentials.createSsl() for TLS. */
+function connect(target, credentials = grpc.credentials.createInsecure()) {
+  return new SmtpConnectorService(target, credentials);
+}
+
+/** A deadline `seconds` from now, for the `deadline` call option. */
+function deadline(seconds) {
+  return new Date(Date.now() + seconds * 1000);
+}
+
+module.exports = { connect, deadline, grpc, toStruct };
