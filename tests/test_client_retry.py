@@ -16,6 +16,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from smtp_connector.client import (
+    DEFAULT_TIMEOUT,
     AsyncSmtpConnectorClient,
     RetryPolicy,
     ServiceUnavailableError,
@@ -55,11 +56,11 @@ class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.attempts: Counter[str] = Counter()
-        self.on_attempt: Callable[[str], None] = lambda peer: None
+        self.on_attempt: Callable[[grpc.ServicerContext], None] = lambda context: None
         self._lock = threading.Lock()
 
     def _attempt(self, method: str, context: grpc.ServicerContext) -> None:
-        self.on_attempt(context.peer())
+        self.on_attempt(context)
         with self._lock:
             self.attempts[method] += 1
             failing = self.attempts[method] <= self.failures
@@ -183,9 +184,22 @@ def test_keyed_and_plain_sends_share_one_connection(flaky: tuple[FlakyServicer, 
     servicer, target = flaky
     servicer.failures = 0
     peers: list[str] = []
-    servicer.on_attempt = peers.append
+    servicer.on_attempt = lambda context: peers.append(context.peer())
     with SmtpConnectorClient(target, timeout=10) as client:
         client.validate_config("{}")
         client.send_message("a@example.com", "SignIn")
         client.send_message("a@example.com", "SignIn", idempotency_key="k-1")
     assert len(peers) == 3 and len(set(peers)) == 1
+
+
+def test_every_call_has_a_deadline(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    servicer.failures = 0
+    remaining: list[float] = []
+    servicer.on_attempt = lambda context: remaining.append(context.time_remaining() or 0)
+    with SmtpConnectorClient(target) as client:
+        client.validate_config("{}")
+        client.send_message("a@example.com", "SignIn", timeout=2.5)
+    assert client.timeout == DEFAULT_TIMEOUT == 30
+    # gRPC rounds the deadline it sends up a little.
+    assert 25 < remaining[0] <= 30.1 and 0 < remaining[1] <= 2.6
