@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import grpc
@@ -11,7 +10,6 @@ import pytest
 from smtp_connector.client import (
     AsyncSmtpConnectorClient,
     ConfigNotLoadedError,
-    DeadlineExceededError,
     InvalidRequestError,
     RecipientRefusedError,
     SmtpConnectorClient,
@@ -56,15 +54,6 @@ def test_no_config(start_service: ServerFactory) -> None:
     with pytest.raises(ConfigNotLoadedError) as caught:
         client.test_connection()
     assert caught.value.reason == "CONFIG_NOT_LOADED"
-
-
-def test_call_deadline(service: SmtpConnectorClient, smtp_server: SmtpServer) -> None:
-    smtp_server.handler.on_data = lambda: time.sleep(1.5)
-    with pytest.raises(DeadlineExceededError) as caught:
-        service.send_message(
-            "a@example.com", "SignIn", {"code": "1", "application": {"name": "A"}}, timeout=0.5
-        )
-    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def test_async_client_raises_the_same_types(smtp_server: SmtpServer, tmp_path: Path) -> None:

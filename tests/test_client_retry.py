@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -18,6 +19,7 @@ from grpc_status import rpc_status
 from smtp_connector.client import (
     DEFAULT_TIMEOUT,
     AsyncSmtpConnectorClient,
+    DeadlineExceededError,
     RetryPolicy,
     ServiceUnavailableError,
     SmtpConnectorClient,
@@ -203,3 +205,15 @@ def test_every_call_has_a_deadline(flaky: tuple[FlakyServicer, str]) -> None:
     assert client.timeout == DEFAULT_TIMEOUT == 30
     # gRPC rounds the deadline it sends up a little.
     assert 25 < remaining[0] <= 30.1 and 0 < remaining[1] <= 2.6
+
+
+def test_a_call_past_its_deadline(flaky: tuple[FlakyServicer, str]) -> None:
+    servicer, target = flaky
+    servicer.failures = 0
+    servicer.on_attempt = lambda context: time.sleep(1)
+    with SmtpConnectorClient(target, retry=FAST) as client:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError) as caught:
+            client.validate_config("{}", timeout=0.3)
+    assert time.monotonic() - started < 0.9
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED and not caught.value.retryable
