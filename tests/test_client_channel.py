@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,6 +18,7 @@ from smtp_connector.client import (
     ServiceUnavailableError,
     SmtpConnectorClient,
     Tls,
+    cli,
 )
 from smtp_connector.client._channel import ChannelSettings
 from smtp_connector.server.mailer import Mailer
@@ -24,6 +26,7 @@ from smtp_connector.server.servicer import SmtpConnectorServicer
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 TOKEN = "s3cret-token"
+FLAG_FILES = {"--ca": "ca.pem", "--cert": "cert.pem", "--key": "key.pem", "--token-file": "token"}
 
 
 class RecordingInterceptor(grpc.ServerInterceptor):
@@ -177,7 +180,7 @@ def test_async_client_with_mutual_tls_and_token(start_tls_service: StartService)
     assert service.tokens == [f"Bearer {TOKEN}"]
 
 
-def test_tls_from_files(tmp_path: Any) -> None:
+def test_tls_from_files(tmp_path: Path) -> None:
     ca = trustme.CA()
     cert = ca.issue_cert("client.example")
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
@@ -199,3 +202,23 @@ def test_secrets_stay_out_of_reprs() -> None:
     )
     assert TOKEN not in repr(settings)
     assert "PRIVATE-KEY-BYTES" not in repr(settings)
+
+
+def test_cli_over_mutual_tls_with_a_token_file(
+    start_tls_service: StartService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = start_tls_service(mutual=True)
+    cert = service.ca.issue_cert("cli.example")
+    service.ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    (tmp_path / "token").write_text(TOKEN + "\n", encoding="utf-8")
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    files = {flag: str(tmp_path / name) for flag, name in FLAG_FILES.items()}
+    flags = [part for flag, path in files.items() for part in (flag, path)]
+    status = cli.main(
+        ["validate", str(tmp_path / "config.json"), "--target", service.target, *flags]
+    )
+    assert status == 1  # reached the server: "{}" is not a valid config
+    assert "config is invalid" in capsys.readouterr().out
+    assert service.tokens == [f"Bearer {TOKEN}"]
