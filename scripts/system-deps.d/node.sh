@@ -13,5 +13,7 @@ if [ ! -f "$stamp" ] || [ "$folder/package-lock.json" -nt "$stamp" ]; then
   # One npm at a time in this folder (make test may run while make lint does).
   exec 9>"$folder/.npm-install.lock"
   flock 9
-  npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error
+  # `npm install` from the lock rather than `npm ci`: the lock lists only the platform
+  # packages of @bufbuild/buf the registry here serves, which `npm ci` would reject.
+  npm install --prefix "$folder" --no-save --no-audit --no-fund --loglevel=error
 fi
