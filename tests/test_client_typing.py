@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONSUMER = Path(__file__).parent / "typing" / "consumer.py"
+CONSUMER = Path(__file__).parent / "consumer" / "caller.py"
 
 MISUSE = """
 from smtp_connector.client import AsyncSmtpConnectorClient, SmtpConnectorClient
@@ -45,4 +45,4 @@ def test_consumer_passes_mypy_strict_and_misuse_fails(tmp_path: Path) -> None:
         for code in re.findall(r"# expect: ([a-z-]+)", text)
     }
     assert errors == expected, done.stdout
-    assert "consumer.py" not in done.stdout, done.stdout
+    assert "caller.py" not in done.stdout, done.stdout
