@@ -167,3 +167,22 @@ def test_an_unusable_key_stops_the_server_loading_without_quoting_it(
     assert violation.field == field_path
     assert problem in violation.description
     assert secret not in str(caught.value) and secret not in violation.description
+
+
+def test_the_key_is_not_in_the_loaded_configs_repr_nor_its_redacted_json(
+    key_pair: tuple[bytes, bytes], tmp_path: Path
+) -> None:
+    private, _ = key_pair
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(private)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(dkim_config(25, privateKeyFile=str(key_file))), encoding="utf-8")
+
+    profiles = load_server_config(Settings(config=path))
+
+    assert profiles is not None
+    loaded = profiles.get()
+    assert loaded.dkim is not None
+    key_line = private.decode().splitlines()[1]
+    assert key_line not in repr(profiles)
+    assert key_line not in loaded.config.redacted_json()

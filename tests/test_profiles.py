@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from smtp_connector.client.cli import main
 from smtp_connector.client.errors import InvalidRequestError
+from smtp_connector.server.app import create_server
 from smtp_connector.server.errors import InvalidConfig
 from smtp_connector.server.mailer import Mailer, load_config
 from smtp_connector.server.profiles import (
@@ -19,6 +22,7 @@ from smtp_connector.server.profiles import (
     profile_statuses,
 )
 from smtp_connector.server.servicer import SmtpConnectorServicer
+from smtp_connector.server.settings import Settings
 from smtp_connector.server.transport import ConnectionSettings, SmtpTransport, Transport
 
 from tests.conftest import ServerFactory, make_config
@@ -217,3 +221,31 @@ def test_profiles_single_is_the_default() -> None:
     profiles = Profiles.single(load_config(json.dumps(make_config(1))))
 
     assert profiles.get("") is profiles.get("default")
+
+
+def test_the_cli_sends_with_a_profile_and_resolves_a_lookup(
+    smtp_server: SmtpServer,
+    marketing_server: SmtpServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "profiles.json"
+    path.write_text(json.dumps(profile_file(smtp_server.port, marketing_server.port)))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(make_config(1)))
+    server, port = create_server(Settings(address="127.0.0.1:0", config=path))
+    server.start()
+    try:
+        target = ["--target", f"127.0.0.1:{port}"]
+        to = ["--to", "a@example.com", "--payload", '{"name": "Ada"}']
+        sent = main(["send", *target, *to, "--profile", "marketing"])
+        tested = main(["test", *target, "--profile", "marketing"])
+        resolved = main(["validate", *target, str(config), "--resolve", "SignIn", "--locale", "fr"])
+    finally:
+        server.stop(None)
+
+    assert (sent, tested, resolved) == (0, 0, 0)
+    assert [r.message["From"] for r in marketing_server.received] == ["News <news@example.org>"]
+    out = capsys.readouterr().out
+    assert "lookup SignIn [fr]: -" in out
+    assert "lookup SignIn [no locale]: templates[1]" in out
