@@ -9,7 +9,7 @@ Variables are HTML-escaped in HTML bodies, never in plain text, subjects or mail
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,22 +257,26 @@ class TemplateSet:
                 self._by_key[template.usage_type, locale] = compile_template(template, index)
         self._usage_types = frozenset(usage for usage, _ in self._by_key)
 
-    def candidates(self, usage_type: str, locale: str | None = None) -> tuple[Candidate, ...]:
-        """Every step of the lookup in order: the usage type through the locale chain, then
-        ``Generic`` through the same chain."""
+    def _keys(self, usage_type: str, locale: str | None) -> Iterator[tuple[str, str | None]]:
+        # The usage type through the locale chain, then Generic through the same chain.
         chain = locale_chain(locale, self.default_locale)
-        usages = (usage_type,) if usage_type == GENERIC else (usage_type, GENERIC)
+        for usage in (usage_type,) if usage_type == GENERIC else (usage_type, GENERIC):
+            for tag in chain:
+                yield usage, tag
+
+    def candidates(self, usage_type: str, locale: str | None = None) -> tuple[Candidate, ...]:
+        """Every step of the lookup in order, with the template found there (if any)."""
         return tuple(
             Candidate(usage, tag, self._by_key.get((usage, tag)))
-            for usage in usages
-            for tag in chain
+            for usage, tag in self._keys(usage_type, locale)
         )
 
     def find(self, usage_type: str, locale: str | None = None) -> CompiledTemplate:
         """The first template along the lookup chain; TemplateNotFound when there is none."""
-        for candidate in self.candidates(usage_type, locale):
-            if candidate.template is not None:
-                return candidate.template
+        for key in self._keys(usage_type, locale):
+            template = self._by_key.get(key)
+            if template is not None:
+                return template
         raise TemplateNotFound(
             f"no template for usage type '{usage_type}' and no '{GENERIC}' template; "
             "add one to the config's templates; the message was not sent",
