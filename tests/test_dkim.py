@@ -25,17 +25,22 @@ DOMAIN = "example.com"
 
 
 @pytest.fixture(scope="module")
-def key_pair() -> tuple[bytes, bytes]:
-    """A fresh RSA key: (PEM private key, the DNS TXT record publishing its public key)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
+def rsa_key() -> rsa.RSAPrivateKey:
+    """A fresh 2048-bit RSA key."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(key: rsa.RSAPrivateKey, form: serialization.PrivateFormat) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, form, serialization.NoEncryption())
+
+
+@pytest.fixture(scope="module")
+def key_pair(rsa_key: rsa.RSAPrivateKey) -> tuple[bytes, bytes]:
+    """(PEM private key in PKCS#1, the DNS TXT record publishing its public key)."""
+    public = rsa_key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    private = pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL)
     return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 
 
@@ -74,6 +79,7 @@ def test_a_message_signed_with_a_key_file_verifies(
     assert {"from", "to", "subject", "message-id"} <= set(tags["h"].lower().split(":"))
     assert verifies(received.data, txt)
     # A relay that changed the signed subject would break the signature.
+    assert b"BEGIN RSA PRIVATE KEY" not in received.data
     tampered = received.data.replace(b"Subject: =?utf-8?", b"Subject: =?UTF-8?", 1)
     assert tampered != received.data
     assert not verifies(tampered, txt)
@@ -186,3 +192,19 @@ def test_the_key_is_not_in_the_loaded_configs_repr_nor_its_redacted_json(
     key_line = private.decode().splitlines()[1]
     assert key_line not in repr(profiles)
     assert key_line not in loaded.config.redacted_json()
+
+
+def test_a_pkcs8_key_signs_too(
+    smtp_server: SmtpServer,
+    start_service: ServerFactory,
+    rsa_key: rsa.RSAPrivateKey,
+    key_pair: tuple[bytes, bytes],
+    tmp_path: Path,
+) -> None:
+    key_file = tmp_path / "dkim-pkcs8.pem"
+    key_file.write_bytes(pem(rsa_key, serialization.PrivateFormat.PKCS8))
+    client = start_service(dkim_config(smtp_server.port, privateKeyFile=str(key_file)))
+
+    client.send_message("user@example.com", "Generic", {"code": "1"})
+
+    assert verifies(smtp_server.received[0].data, key_pair[1])
