@@ -41,6 +41,7 @@ class SmtpConnectorClient:
         channel: grpc.Channel | None = None,
     ) -> None:
         settings = ChannelSettings(target, tls=tls, token=token, retry=retry, options=options)
+        self.target = target
         self._channel = channel or open_channel(settings, retry_sends=False)
         # gRPC pools connections by address and credentials, not service config: the keyed
         # channel shares the plain one's connection.
@@ -60,35 +61,47 @@ class SmtpConnectorClient:
         *,
         config_json: str = "",
         idempotency_key: str = "",
+        profile: str = "",
         timeout: float | None = None,
     ) -> pb.SendMessageResponse:
-        """Send the template for ``usage_type`` to ``to``; returns once the SMTP server
-        accepted the message. Retried on ``UNAVAILABLE`` only with an ``idempotency_key``."""
+        """Send the template for ``usage_type`` to ``to`` (with the server's ``profile``, the
+        default one when empty); returns once the SMTP server accepted the message.
+        Retried on ``UNAVAILABLE`` only with an ``idempotency_key``."""
         stub = self._keyed_stub if idempotency_key else self._stub
-        request = send_request(to, usage_type, payload, config_json, idempotency_key)
+        request = send_request(to, usage_type, payload, config_json, idempotency_key, profile)
         try:
             return stub.SendMessage(request, timeout=self._deadline(timeout))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
     def validate_config(
-        self, config_json: str, *, timeout: float | None = None
+        self,
+        config_json: str,
+        *,
+        resolve: pb.TemplateLookup | None = None,
+        timeout: float | None = None,
     ) -> pb.ValidateConfigResponse:
-        """Check a config; an invalid one is a response with ``valid`` false, not an error."""
+        """Check a config; an invalid one is a response with ``valid`` false, not an error.
+        With ``resolve``, the response's ``resolution`` shows that send's template lookup."""
         try:
             return self._stub.ValidateConfig(
-                validate_request(config_json), timeout=self._deadline(timeout)
+                validate_request(config_json, resolve), timeout=self._deadline(timeout)
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 
     def test_connection(
-        self, config_json: str = "", test_recipient: str = "", *, timeout: float | None = None
+        self,
+        config_json: str = "",
+        test_recipient: str = "",
+        *,
+        profile: str = "",
+        timeout: float | None = None,
     ) -> pb.TestConnectionResponse:
-        """Try a config (the server's own when empty) against its SMTP server."""
+        """Try a config (the server's own ``profile`` when empty) against its SMTP server."""
         try:
             return self._stub.TestConnection(
-                connection_test_request(config_json, test_recipient),
+                connection_test_request(config_json, test_recipient, profile),
                 timeout=self._deadline(timeout),
             )
         except grpc.RpcError as exc:

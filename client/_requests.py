@@ -25,6 +25,7 @@ def send_request(
     payload: Mapping[str, Any] | None,
     config_json: str,
     idempotency_key: str,
+    profile: str,
 ) -> pb.SendMessageRequest:
     """The SendMessage request."""
     return pb.SendMessageRequest(
@@ -33,14 +34,21 @@ def send_request(
         payload=to_struct(payload),
         config_json=config_json,
         idempotency_key=idempotency_key,
+        profile=profile,
     )
 
 
-def validate_request(config_json: str) -> pb.ValidateConfigRequest:
+def validate_request(
+    config_json: str, resolve: pb.TemplateLookup | None
+) -> pb.ValidateConfigRequest:
     """The ValidateConfig request."""
-    return pb.ValidateConfigRequest(config_json=config_json)
+    return pb.ValidateConfigRequest(config_json=config_json, resolve=resolve)
 
 
-def connection_test_request(config_json: str, test_recipient: str) -> pb.TestConnectionRequest:
+def connection_test_request(
+    config_json: str, test_recipient: str, profile: str
+) -> pb.TestConnectionRequest:
     """The TestConnection request."""
-    return pb.TestConnectionRequest(config_json=config_json, test_recipient=test_recipient)
+    return pb.TestConnectionRequest(
+        config_json=config_json, test_recipient=test_recipient, profile=profile
+    )
