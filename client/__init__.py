@@ -11,7 +11,9 @@ from .errors import (
     FieldViolation,
     InternalError,
     InvalidRequestError,
+    PermissionDeniedError,
     RecipientRefusedError,
+    ResourceExhaustedError,
     ServiceUnavailableError,
     SmtpAuthError,
     SmtpConnectorError,
@@ -21,6 +23,7 @@ from .errors import (
     TemplateNotFoundError,
     TemplateRenderError,
     TemplateVariableMissingError,
+    UnauthenticatedError,
 )
 
 __all__ = [
@@ -32,7 +35,9 @@ __all__ = [
     "FieldViolation",
     "InternalError",
     "InvalidRequestError",
+    "PermissionDeniedError",
     "RecipientRefusedError",
+    "ResourceExhaustedError",
     "RetryPolicy",
     "ServiceUnavailableError",
     "SmtpAuthError",
@@ -45,4 +50,5 @@ __all__ = [
     "TemplateRenderError",
     "TemplateVariableMissingError",
     "Tls",
+    "UnauthenticatedError",
 ]

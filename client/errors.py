@@ -17,6 +17,9 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
 ├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
+├── UnauthenticatedError           status UNAUTHENTICATED: no or an unknown bearer token
+├── PermissionDeniedError          status PERMISSION_DENIED: the token may not do this
+├── ResourceExhaustedError         status RESOURCE_EXHAUSTED: over a limit; see retry_delay
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
 
@@ -35,7 +38,9 @@ __all__ = [
     "FieldViolation",
     "InternalError",
     "InvalidRequestError",
+    "PermissionDeniedError",
     "RecipientRefusedError",
+    "ResourceExhaustedError",
     "ServiceUnavailableError",
     "SmtpAuthError",
     "SmtpConnectorError",
@@ -45,6 +50,7 @@ __all__ = [
     "TemplateNotFoundError",
     "TemplateRenderError",
     "TemplateVariableMissingError",
+    "UnauthenticatedError",
     "from_rpc_error",
 ]
 
@@ -156,6 +162,18 @@ class ServiceUnavailableError(SmtpConnectorError):
     """The smtp-connector service could not be reached."""
 
 
+class UnauthenticatedError(SmtpConnectorError):
+    """The service wants a bearer token and got none, or one it does not know."""
+
+
+class PermissionDeniedError(SmtpConnectorError):
+    """The caller is known but may not make this call."""
+
+
+class ResourceExhaustedError(SmtpConnectorError):
+    """A limit was reached (such as a rate limit); retry after ``retry_delay``."""
+
+
 class InternalError(SmtpConnectorError):
     """A bug in smtp-connector."""
 
@@ -183,12 +201,16 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "INTERNAL": InternalError,
 }
 
-# For statuses without an ErrorInfo: those made by gRPC itself, not by the service.
+# For statuses without an ErrorInfo (made by gRPC itself, not by the service) or with a reason
+# this client does not know yet.
 _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNAVAILABLE: ServiceUnavailableError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
     grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 
 

@@ -20,10 +20,14 @@ from smtp_connector.client import (
     DEFAULT_TIMEOUT,
     AsyncSmtpConnectorClient,
     DeadlineExceededError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
     RetryPolicy,
     ServiceUnavailableError,
     SmtpConnectorClient,
+    SmtpConnectorError,
     SmtpUnavailableError,
+    UnauthenticatedError,
 )
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
@@ -33,23 +37,30 @@ from tests.support.smtp import free_port
 FAST = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
 
 
-def _unavailable() -> grpc.Status:
-    """What the service answers for a 4xx from the SMTP server: UNAVAILABLE, with a hint."""
+def failure(code: int, reason: str, metadata: dict[str, str], delay: int = 0) -> grpc.Status:
+    """A status as the service sends it: one ErrorInfo, and a RetryInfo when ``delay``."""
     info = any_pb2.Any()
     info.Pack(
-        error_details_pb2.ErrorInfo(
-            reason="SMTP_TEMPORARY_FAILURE",
-            domain="smtp-connector",
-            metadata={"smtp_code": "421", "stage": "connect", "delivery": "not_sent"},
-        )
+        error_details_pb2.ErrorInfo(reason=reason, domain="smtp-connector", metadata=metadata)
     )
-    hint = any_pb2.Any()
-    hint.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=1, nanos=5)))
-    status = status_pb2.Status(
-        code=code_pb2.UNAVAILABLE, message="421 try later", details=[info, hint]
+    details = [info]
+    if delay:
+        hint = any_pb2.Any()
+        hint.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=delay)))
+        details.append(hint)
+    converted: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code, message=f"{reason} (test)", details=details)
     )
-    converted: grpc.Status = rpc_status.to_status(status)
     return converted
+
+
+# What the service answers for a 4xx from the SMTP server: UNAVAILABLE, with a hint.
+UNAVAILABLE = failure(
+    code_pb2.UNAVAILABLE,
+    "SMTP_TEMPORARY_FAILURE",
+    {"smtp_code": "421", "stage": "connect", "delivery": "not_sent"},
+    delay=1,
+)
 
 
 class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
@@ -57,6 +68,7 @@ class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
+        self.status = UNAVAILABLE
         self.attempts: Counter[str] = Counter()
         self.on_attempt: Callable[[grpc.ServicerContext], None] = lambda context: None
         self._lock = threading.Lock()
@@ -67,7 +79,7 @@ class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
             self.attempts[method] += 1
             failing = self.attempts[method] <= self.failures
         if failing:
-            context.abort_with_status(_unavailable())
+            context.abort_with_status(self.status)
 
     def SendMessage(
         self, request: pb.SendMessageRequest, context: grpc.ServicerContext
@@ -217,3 +229,30 @@ def test_a_call_past_its_deadline(flaky: tuple[FlakyServicer, str]) -> None:
             client.validate_config("{}", timeout=0.3)
     assert time.monotonic() - started < 0.9
     assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED and not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "error_type", "delay"),
+    [
+        (code_pb2.UNAUTHENTICATED, "UNAUTHENTICATED", UnauthenticatedError, None),
+        (code_pb2.PERMISSION_DENIED, "PERMISSION_DENIED", PermissionDeniedError, None),
+        (code_pb2.RESOURCE_EXHAUSTED, "RATE_LIMITED", ResourceExhaustedError, 2.0),
+    ],
+)
+def test_guard_statuses_are_typed_and_not_retried(
+    flaky: tuple[FlakyServicer, str],
+    code: int,
+    reason: str,
+    error_type: type[SmtpConnectorError],
+    delay: float | None,
+) -> None:
+    # Reasons this client has no class for fall back to the class of their status code.
+    servicer, target = flaky
+    servicer.status = failure(code, reason, {}, delay=int(delay or 0))
+    with (
+        SmtpConnectorClient(target, timeout=10, retry=FAST) as client,
+        pytest.raises(error_type) as caught,
+    ):
+        client.validate_config("{}")
+    assert caught.value.reason == reason and caught.value.retry_delay == delay
+    assert servicer.attempts["ValidateConfig"] == 1
