@@ -5,17 +5,12 @@ only with an idempotency_key."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent import futures
+from collections.abc import Iterator
 
 import grpc
 import pytest
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import code_pb2
 from smtp_connector.client import (
     DEFAULT_TIMEOUT,
     AsyncSmtpConnectorClient,
@@ -29,87 +24,18 @@ from smtp_connector.client import (
     SmtpUnavailableError,
     UnauthenticatedError,
 )
-from smtp_connector.v1 import smtp_connector_pb2 as pb
-from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
+from tests.support.flaky import FlakyServicer, failure, flaky_server
 from tests.support.smtp import free_port
 
 FAST = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
 
 
-def failure(code: int, reason: str, metadata: dict[str, str], delay: int = 0) -> grpc.Status:
-    """A status as the service sends it: one ErrorInfo, and a RetryInfo when ``delay``."""
-    info = any_pb2.Any()
-    info.Pack(
-        error_details_pb2.ErrorInfo(reason=reason, domain="smtp-connector", metadata=metadata)
-    )
-    details = [info]
-    if delay:
-        hint = any_pb2.Any()
-        hint.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=delay)))
-        details.append(hint)
-    converted: grpc.Status = rpc_status.to_status(
-        status_pb2.Status(code=code, message=f"{reason} (test)", details=details)
-    )
-    return converted
-
-
-# What the service answers for a 4xx from the SMTP server: UNAVAILABLE, with a hint.
-UNAVAILABLE = failure(
-    code_pb2.UNAVAILABLE,
-    "SMTP_TEMPORARY_FAILURE",
-    {"smtp_code": "421", "stage": "connect", "delivery": "not_sent"},
-    delay=1,
-)
-
-
-class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
-    """Fails the first ``failures`` attempts of each method with UNAVAILABLE, then answers."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.status = UNAVAILABLE
-        self.attempts: Counter[str] = Counter()
-        self.on_attempt: Callable[[grpc.ServicerContext], None] = lambda context: None
-        self._lock = threading.Lock()
-
-    def _attempt(self, method: str, context: grpc.ServicerContext) -> None:
-        self.on_attempt(context)
-        with self._lock:
-            self.attempts[method] += 1
-            failing = self.attempts[method] <= self.failures
-        if failing:
-            context.abort_with_status(self.status)
-
-    def SendMessage(
-        self, request: pb.SendMessageRequest, context: grpc.ServicerContext
-    ) -> pb.SendMessageResponse:
-        self._attempt("SendMessage", context)
-        return pb.SendMessageResponse(message_id="<1@test>", smtp_code=250, smtp_reply="ok")
-
-    def ValidateConfig(
-        self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
-    ) -> pb.ValidateConfigResponse:
-        self._attempt("ValidateConfig", context)
-        return pb.ValidateConfigResponse(valid=True)
-
-    def TestConnection(
-        self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
-    ) -> pb.TestConnectionResponse:
-        self._attempt("TestConnection", context)
-        return pb.TestConnectionResponse(ok=True)
-
-
 @pytest.fixture
 def flaky() -> Iterator[tuple[FlakyServicer, str]]:
     """A real gRPC server on 127.0.0.1:0 that fails each method once."""
-    servicer = FlakyServicer(failures=1)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield servicer, f"127.0.0.1:{port}"
-    server.stop(None)
+    with flaky_server(failures=1) as started:
+        yield started
 
 
 def test_validate_and_test_connection_are_retried(flaky: tuple[FlakyServicer, str]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import make_config
+from tests.support.flaky import flaky_server
 from tests.support.node import ROOT, run_node
 from tests.support.service import running_service
 from tests.support.smtp import SmtpServer
@@ -38,3 +39,18 @@ def test_node_calls_all_three_rpcs(smtp_server: SmtpServer, tmp_path: Path) -> N
     assert error["reason"] == "TEMPLATE_VARIABLE_MISSING"
     assert error["metadata"]["delivery"] == "not_sent"
     assert error["fieldViolations"] == [{"field": "payload.code", "description": "missing"}]
+
+
+def test_node_follows_the_retry_rules() -> None:
+    # Each method fails twice. ValidateConfig succeeds at its third attempt; the unkeyed send
+    # fails at its only attempt (#1); the keyed send fails once (#2) and succeeds (#3).
+    with flaky_server(failures=2) as (servicer, target):
+        done = run_node(ROOT / "tests" / "node" / "retries.js", target)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert results == [
+        {"call": "validate", "ok": True},
+        {"call": "send without key", "ok": False, "reason": "SMTP_TEMPORARY_FAILURE"},
+        {"call": "send with key", "ok": True},
+    ]
+    assert servicer.attempts == {"ValidateConfig": 3, "SendMessage": 3}

@@ -30,9 +30,38 @@ function toStruct(object) {
   return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, value(v)])) };
 }
 
-/** A client of `target` (host:port), plaintext; pass grpc.credentials.createSsl() for TLS. */
-function connect(target, credentials = grpc.credentials.createInsecure()) {
-  return new SmtpConnectorService(target, credentials);
+// The Python client's retry policy: UNAVAILABLE only, a few attempts with backoff, within the
+// call's deadline. Service config chooses it per method, never per call: ValidateConfig and
+// TestConnection are always safe to retry; SendMessage only when it has an idempotency_key.
+const RETRY_POLICY = {
+  maxAttempts: 4,
+  initialBackoff: '0.2s',
+  maxBackoff: '5s',
+  backoffMultiplier: 2,
+  retryableStatusCodes: ['UNAVAILABLE'],
+};
+
+const SERVICE = 'smtp_connector.v1.SmtpConnectorService';
+
+function serviceConfig(retrySends, retryPolicy) {
+  const methods = ['ValidateConfig', 'TestConnection', ...(retrySends ? ['SendMessage'] : [])];
+  const name = methods.map((method) => ({ service: SERVICE, method }));
+  return JSON.stringify({ methodConfig: [{ name, retryPolicy }] });
+}
+
+/**
+ * A client of `target` (host:port), plaintext unless `credentials` say otherwise (e.g.
+ * grpc.credentials.createSsl()). With `retrySends`, SendMessage is retried too: use such a
+ * client only for sends that carry an idempotency_key. Both kinds share one connection.
+ */
+function connect(
+  target,
+  credentials = grpc.credentials.createInsecure(),
+  { retrySends = false, retryPolicy = RETRY_POLICY } = {},
+) {
+  return new SmtpConnectorService(target, credentials, {
+    'grpc.service_config': serviceConfig(retrySends, retryPolicy),
+  });
 }
 
 /** A deadline `seconds` from now, for the `deadline` call option. */

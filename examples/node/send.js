@@ -7,7 +7,8 @@ const { errorDetails } = require('./rpc_status');
 
 const [target = '127.0.0.1:50051', to = 'user@example.com', code = '123456'] =
   process.argv.slice(2);
-const client = connect(target);
+// Every send here carries an idempotency key, so this client may retry SendMessage.
+const client = connect(target, undefined, { retrySends: true });
 
 const request = {
   to,
