@@ -22,7 +22,8 @@ class AsyncSmtpConnectorClient:
     """An asyncio client of SmtpConnectorService; make it inside a running event loop.
 
     Use it with ``async with``, or await ``close()``. The arguments, deadlines, retry rules
-    and exceptions are those of ``SmtpConnectorClient``.
+    and exceptions are those of ``SmtpConnectorClient``, which this class mirrors method for
+    method (a test compares their signatures).
     """
 
     def __init__(

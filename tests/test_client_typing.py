@@ -3,10 +3,13 @@ project config (so no overrides of ours help), and wrong uses are rejected."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from smtp_connector.client import AsyncSmtpConnectorClient, SmtpConnectorClient
 
 CONSUMER = Path(__file__).parent / "consumer" / "caller.py"
 
@@ -46,3 +49,23 @@ def test_consumer_passes_mypy_strict_and_misuse_fails(tmp_path: Path) -> None:
     }
     assert errors == expected, done.stdout
     assert "caller.py" not in done.stdout, done.stdout
+
+
+def test_sync_and_async_clients_have_the_same_methods() -> None:
+    # aio.py mirrors _client.py line for line; this keeps the two in step.
+    public = {
+        name for name in vars(SmtpConnectorClient) if not name.startswith("_") or name == "__init__"
+    }
+    assert public == {"__init__", "send_message", "validate_config", "test_connection", "close"}
+    for name in public:
+        sync, async_ = getattr(SmtpConnectorClient, name), getattr(AsyncSmtpConnectorClient, name)
+        assert inspect.iscoroutinefunction(async_) == (name != "__init__")
+        sync_signature, async_signature = inspect.signature(sync), inspect.signature(async_)
+        assert list(sync_signature.parameters) == list(async_signature.parameters), name
+        for parameter, twin in zip(
+            sync_signature.parameters.values(), async_signature.parameters.values(), strict=True
+        ):
+            same = parameter.default == twin.default and parameter.kind == twin.kind
+            # Only the channel differs: grpc.Channel against grpc.aio.Channel.
+            assert same and (parameter.annotation == twin.annotation or parameter.name == "channel")
+        assert sync_signature.return_annotation == async_signature.return_annotation, name
