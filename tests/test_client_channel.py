@@ -4,6 +4,7 @@ trustme): server-verified TLS, mutual TLS, and the bearer token as call credenti
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from smtp_connector.client._channel import ChannelSettings
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.servicer import SmtpConnectorServicer
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
+
+from tests.support.node import ROOT, run_node
 
 TOKEN = "s3cret-token"
 FLAG_FILES = {"--ca": "ca.pem", "--cert": "cert.pem", "--key": "key.pem", "--token-file": "token"}
@@ -75,6 +78,18 @@ class Service:
 
 
 StartService = Callable[..., Service]
+
+
+def write_client_files(ca: trustme.CA, folder: Path) -> dict[str, Path]:
+    """PEM files of the CA and of a client certificate it issued, and a token file: what a
+    caller keeps on disk."""
+    cert = ca.issue_cert("client.example")
+    files = {name: folder / name for name in ("ca.pem", "cert.pem", "key.pem", "token")}
+    ca.cert_pem.write_to_path(str(files["ca.pem"]))
+    cert.cert_chain_pems[0].write_to_path(str(files["cert.pem"]))
+    cert.private_key_pem.write_to_path(str(files["key.pem"]))
+    files["token"].write_text(TOKEN + "\n", encoding="utf-8")
+    return files
 
 
 @pytest.fixture
@@ -182,13 +197,10 @@ def test_async_client_with_mutual_tls_and_token(start_tls_service: StartService)
 
 def test_tls_from_files(tmp_path: Path) -> None:
     ca = trustme.CA()
-    cert = ca.issue_cert("client.example")
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    tls = Tls.from_files(tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem")
+    files = write_client_files(ca, tmp_path)
+    tls = Tls.from_files(files["ca.pem"], files["cert.pem"], files["key.pem"])
     assert tls.root_certificates == ca.cert_pem.bytes()
-    assert tls.private_key == cert.private_key_pem.bytes()
+    assert tls.private_key == files["key.pem"].read_bytes()
 
 
 def test_half_a_client_certificate_is_refused() -> None:
@@ -208,17 +220,21 @@ def test_cli_over_mutual_tls_with_a_token_file(
     start_tls_service: StartService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service = start_tls_service(mutual=True)
-    cert = service.ca.issue_cert("cli.example")
-    service.ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    (tmp_path / "token").write_text(TOKEN + "\n", encoding="utf-8")
+    files = write_client_files(service.ca, tmp_path)
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
-    files = {flag: str(tmp_path / name) for flag, name in FLAG_FILES.items()}
-    flags = [part for flag, path in files.items() for part in (flag, path)]
+    flags = [part for flag, name in FLAG_FILES.items() for part in (flag, str(files[name]))]
     status = cli.main(
         ["validate", str(tmp_path / "config.json"), "--target", service.target, *flags]
     )
     assert status == 1  # reached the server: "{}" is not a valid config
     assert "config is invalid" in capsys.readouterr().out
+    assert service.tokens == [f"Bearer {TOKEN}"]
+
+
+def test_node_over_mutual_tls_with_a_token(start_tls_service: StartService, tmp_path: Path) -> None:
+    service = start_tls_service(mutual=True)
+    files = [str(path) for path in write_client_files(service.ca, tmp_path).values()]
+    done = run_node(ROOT / "tests" / "node" / "secure_call.js", service.target, *files)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"valid": False}
     assert service.tokens == [f"Bearer {TOKEN}"]

@@ -64,9 +64,25 @@ function connect(
   });
 }
 
+/**
+ * Credentials for TLS: `ca` (PEM Buffer; the system's roots when null), `cert` and `key` for
+ * mutual TLS, and a bearer `token` sent as `authorization: Bearer <token>` on every call
+ * (grpc-js sends call credentials only over TLS).
+ */
+function secureCredentials({ ca = null, cert = null, key = null, token = null } = {}) {
+  const tls = grpc.credentials.createSsl(ca, key, cert);
+  if (!token) return tls;
+  const bearer = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+    const metadata = new grpc.Metadata();
+    metadata.add('authorization', `Bearer ${token}`);
+    callback(null, metadata);
+  });
+  return grpc.credentials.combineChannelCredentials(tls, bearer);
+}
+
 /** A deadline `seconds` from now, for the `deadline` call option. */
 function deadline(seconds) {
   return new Date(Date.now() + seconds * 1000);
 }
 
-module.exports = { connect, deadline, grpc, toStruct };
+module.exports = { connect, deadline, grpc, secureCredentials, toStruct };
