@@ -1,6 +1,9 @@
-"""The Python client of smtp-connector: ``SmtpConnectorClient`` and its typed errors."""
+"""The Python client of smtp-connector: ``SmtpConnectorClient`` (sync),
+``AsyncSmtpConnectorClient`` (asyncio), their channel settings and typed errors."""
 
+from ._channel import RetryPolicy, Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
+from .aio import AsyncSmtpConnectorClient
 from .errors import (
     ConfigNotLoadedError,
     DeadlineExceededError,
@@ -9,7 +12,9 @@ from .errors import (
     IdempotencyKeyReusedError,
     InternalError,
     InvalidRequestError,
+    PermissionDeniedError,
     RecipientRefusedError,
+    ResourceExhaustedError,
     ServiceUnavailableError,
     SmtpAuthError,
     SmtpConnectorError,
@@ -19,10 +24,12 @@ from .errors import (
     TemplateNotFoundError,
     TemplateRenderError,
     TemplateVariableMissingError,
+    UnauthenticatedError,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "AsyncSmtpConnectorClient",
     "ConfigNotLoadedError",
     "DeadlineExceededError",
     "DeliveryUnknownError",
@@ -30,7 +37,10 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "InternalError",
     "InvalidRequestError",
+    "PermissionDeniedError",
     "RecipientRefusedError",
+    "ResourceExhaustedError",
+    "RetryPolicy",
     "ServiceUnavailableError",
     "SmtpAuthError",
     "SmtpConnectorClient",
@@ -41,4 +51,6 @@ __all__ = [
     "TemplateNotFoundError",
     "TemplateRenderError",
     "TemplateVariableMissingError",
+    "Tls",
+    "UnauthenticatedError",
 ]

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
+from smtp_connector.v1 import smtp_connector_pb2 as pb
 
+from ._channel import Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
 from .errors import SmtpConnectorError
 
@@ -47,6 +49,15 @@ def _parser() -> argparse.ArgumentParser:
             help="the server's host:port [SMTP_CONNECTOR_TARGET]",
         )
         command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
+        command.add_argument("--ca", help="TLS: PEM file of the CA to trust (implies TLS)")
+        command.add_argument("--cert", help="mutual TLS: PEM file of our certificate chain")
+        command.add_argument("--key", help="mutual TLS: PEM file of our private key")
+        command.add_argument("--tls", action="store_true", help="TLS with the system's CAs")
+        command.add_argument(
+            "--token-file",
+            help="file holding a bearer token [or SMTP_CONNECTOR_TOKEN]; sent only over TLS "
+            "or to a loopback address",
+        )
         command.add_argument("--json", action="store_true", help="print the response as JSON")
         return command
 
@@ -57,13 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--payload", default="{}", help="payload as a JSON object")
     send.add_argument("--config-file", help="send with this inline config instead of the server's")
     send.add_argument("--idempotency-key", default="")
+    send.add_argument("--profile", default="", help="the server's sender profile [default]")
 
     validate = client_command("validate", "check a config file")
     validate.add_argument("config_file", help="connector config JSON file")
+    validate.add_argument("--resolve", metavar="USAGE_TYPE", help="show this template lookup")
+    validate.add_argument("--locale", default="", help="the payload locale for --resolve")
 
     test = client_command("test", "test the connection to the SMTP server")
     test.add_argument("--config-file", help="test this config instead of the server's")
     test.add_argument("--to", default="", help="also send the Test template to this address")
+    test.add_argument("--profile", default="", help="the server's sender profile [default]")
     return parser
 
 
@@ -102,6 +117,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channel_security(args: argparse.Namespace) -> tuple[Tls | None, str | None]:
+    """The TLS settings and bearer token the flags and environment ask for."""
+    tls = None
+    if args.tls or args.ca or args.cert or args.key:
+        tls = Tls.from_files(args.ca, args.cert, args.key)
+    token = os.environ.get("SMTP_CONNECTOR_TOKEN") or None
+    if args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip()
+    return tls, token
+
+
 def _read(path: str | None) -> str:
     return Path(path).read_text(encoding="utf-8") if path else ""
 
@@ -120,6 +146,7 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
         payload,
         config_json=_read(args.config_file),
         idempotency_key=args.idempotency_key,
+        profile=args.profile,
     )
     if args.json:
         _print_json(response)
@@ -130,7 +157,10 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
 
 
 def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.validate_config(_read(args.config_file))
+    resolve = None
+    if args.resolve:
+        resolve = pb.TemplateLookup(usage_type=args.resolve, locale=args.locale)
+    response = client.validate_config(_read(args.config_file), resolve=resolve)
     if args.json:
         _print_json(response)
     else:
@@ -138,12 +168,15 @@ def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
             mark = "✗" if issue.severity == 1 else "!"
             severity = _SEVERITY.get(issue.severity, "?")
             print(f"{mark} {severity}: {issue.field_path or '(config)'}: {issue.message}")
+        for step in response.resolution.candidates:
+            found = step.template_path or "-"
+            print(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
         print("config is valid" if response.valid else "config is invalid")
     return 0 if response.valid else 1
 
 
 def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.test_connection(_read(args.config_file), args.to)
+    response = client.test_connection(_read(args.config_file), args.to, profile=args.profile)
     if args.json:
         _print_json(response)
     else:
@@ -164,14 +197,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     try:
-        with SmtpConnectorClient(args.target, timeout=args.timeout) as client:
+        tls, token = _channel_security(args)
+        with SmtpConnectorClient(args.target, timeout=args.timeout, tls=tls, token=token) as client:
             return _CLIENT_COMMANDS[args.command](client, args)
     except SmtpConnectorError as exc:
         print(f"error: {exc.reason or exc.code.name}: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:
             print(f"  {violation.field}: {violation.description}", file=sys.stderr)
         return 1
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
