@@ -361,3 +361,43 @@ def test_a_claim_past_its_lease_is_an_unknown_outcome() -> None:
     with pytest.raises(DeliveryUnknown):
         idempotency.run("orphan", "fp", Deadline.after(1), never)
     assert not sent.is_set()
+
+
+@pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+def test_shutdown_in_the_middle_of_a_send(
+    smtp_server: SmtpServer, replica: Replica, store_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    # The server stops with a send in flight: the caller's call is cancelled after the grace
+    # period (no ErrorInfo: the outcome is unknown to it), the send itself runs to its end and
+    # its outcome is recorded, so a retry with the same key, here on the restarted server,
+    # gets the response instead of a second copy.
+    slow_data(smtp_server, 1.0)
+    config = tmp_path / "stopping.json"
+    config.write_text(json.dumps(make_config(smtp_server.port)), encoding="utf-8")
+    settings = Settings(address="127.0.0.1:0", config=config, **store_settings)
+    idempotency = open_idempotency(settings)
+    server, port = create_server(settings, idempotency=idempotency)
+    server.start()
+    try:
+        with (
+            SmtpConnectorClient(f"127.0.0.1:{port}", timeout=10) as client,
+            ThreadPoolExecutor(1) as pool,
+        ):
+            call = pool.submit(send, client, "in-flight")
+            time.sleep(0.3)
+            server.stop(0.2).wait()
+            with pytest.raises(ServiceUnavailableError) as caught:
+                call.result()
+            assert caught.value.delivery == "unknown"
+        deadline = time.monotonic() + 5
+        while len(smtp_server.received) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the send's thread records the outcome after the reply
+    finally:
+        server.stop(None)
+        idempotency.close()
+    assert len(smtp_server.received) == 1
+    restarted = replica(make_config(smtp_server.port))
+    response = send(restarted, "in-flight")
+    assert response.message_id == smtp_server.received[0].message["Message-ID"]
+    assert len(smtp_server.received) == 1
