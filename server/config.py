@@ -185,6 +185,11 @@ class SmtpConfig(_Model):
     connection_timeout: int = Field(default=DEFAULT_CONNECTION_TIMEOUT_MS, gt=0)
     greeting_timeout: int = Field(default=DEFAULT_GREETING_TIMEOUT_MS, gt=0)
     socket_timeout: int = Field(default=DEFAULT_SOCKET_TIMEOUT_MS, gt=0)
+    # nodemailer's pool keys: `pool: false` sends each message on its own connection; the
+    # others narrow the server's pool limits for this config.
+    pool: bool | None = None
+    max_connections: int | None = Field(default=None, ge=1, le=100)
+    max_messages: int | None = Field(default=None, ge=1)
     # Accepted because Logto passes them to nodemailer; they change nothing here.
     dns_timeout: int | None = None
     local_address: str | None = None

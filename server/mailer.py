@@ -14,8 +14,9 @@ from .config import SmtpConfig, check_address, parse_config, parse_mailbox
 from .deadline import Deadline
 from .errors import InvalidRequest, Reason
 from .message import MessageHeaders, build_message
+from .pool import transport_factory
 from .templates import TemplateSet
-from .transport import ConnectionSettings, Envelope, SmtpTransport, TlsMode, Transport
+from .transport import ConnectionSettings, Envelope, TlsMode, Transport
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
         connect_timeout=config.connection_timeout / 1000,
         greeting_timeout=config.greeting_timeout / 1000,
         socket_timeout=config.socket_timeout / 1000,
+        pool=config.pool,
+        max_connections=config.max_connections,
+        max_messages=config.max_messages,
     )
 
 
@@ -136,10 +140,11 @@ TransportFactory = Callable[[ConnectionSettings], Transport]
 
 
 class Mailer:
-    """Renders and sends messages, keeping one transport per distinct connection settings."""
+    """Renders and sends messages, keeping one transport per distinct connection settings
+    (a connection pool unless the factory says otherwise)."""
 
-    def __init__(self, transport_factory: TransportFactory = SmtpTransport) -> None:
-        self._factory = transport_factory
+    def __init__(self, factory: TransportFactory | None = None) -> None:
+        self._factory = factory or transport_factory()
         self._transports: dict[ConnectionSettings, Transport] = {}
         self._lock = threading.Lock()
 

@@ -37,6 +37,7 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 # Stage names, as reported in errors and connection tests.
 CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
 MAIL, RCPT, DATA, END_OF_DATA, QUIT = "mail", "rcpt", "data", "end_of_data", "quit"
+RSET = "rset"
 
 
 class TlsMode(Enum):
@@ -64,6 +65,11 @@ class ConnectionSettings:
     connect_timeout: float = 10.0
     greeting_timeout: float = 10.0
     socket_timeout: float = 20.0
+    # The pool's per-config knobs (nodemailer's `pool`, `maxConnections`, `maxMessages`);
+    # None leaves the server's settings in charge.
+    pool: bool | None = None
+    max_connections: int | None = None
+    max_messages: int | None = None
 
     @property
     def address(self) -> str:
@@ -275,6 +281,16 @@ class SmtpSession:
         with self._translate(AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
         return Reply(code, _text(text))
+
+    def rset(self) -> Reply:
+        """RSET: forget any earlier transaction; on a reused connection it also proves the
+        server still listens."""
+        with self._translate(RSET):
+            code, text = self._smtp.docmd("RSET")
+        reply = Reply(code, _text(text))
+        if code != 250:
+            raise _reply_error(self.settings, RSET, code, reply.text)
+        return reply
 
     def mail(self, envelope: Envelope) -> Reply:
         """MAIL FROM."""

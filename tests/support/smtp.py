@@ -54,7 +54,9 @@ class RecordingHandler:
 
     received: list[Received] = field(default_factory=list)
     reply_for: dict[str, str] = field(default_factory=dict)
-    on_data: Callable[[], None] | None = None
+    on_data: Callable[[Any], None] | None = None
+    rsets: int = 0
+    quits: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_MAIL(
@@ -74,9 +76,17 @@ class RecordingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:
+        self.rsets += 1
+        return "250 OK"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.quits += 1
+        return "221 Bye"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.on_data is not None:
-            self.on_data()
+            self.on_data(server)
         if "DATA" in self.reply_for:
             return self.reply_for["DATA"]
         with self._lock:
@@ -96,11 +106,14 @@ class SmtpServer:
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         auth_require_tls: bool = False,
+        idle_timeout: float | None = None,
     ) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
         self.connections = 0
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}
+        if idle_timeout is not None:
+            kwargs["timeout"] = idle_timeout  # aiosmtpd drops connections idle this long
         if users is not None:
 
             def authenticate(
