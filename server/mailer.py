@@ -10,10 +10,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .config import SmtpConfig, check_address, parse_config, parse_mailbox
+from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
 from .deadline import Deadline
 from .errors import InvalidRequest, Reason
 from .message import MessageHeaders, build_message
+from .oauth import OAuth2Credentials
 from .pool import transport_factory
 from .templates import TemplateSet
 from .transport import ConnectionSettings, Envelope, TlsMode, Transport
@@ -69,13 +70,22 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
     else:
         mode = TlsMode.STARTTLS_OPPORTUNISTIC
     credentials = config.credentials()
+    tls = config.tls
+    oauth2 = _oauth2_credentials(config.auth)
+    if oauth2 is not None:
+        credentials = None
     return ConnectionSettings(
         host=config.host,
         port=config.port,
         tls_mode=mode,
-        servername=config.tls.servername or config.servername,
-        verify_certificate=config.tls.reject_unauthorized,
-        ca=config.tls.ca,
+        servername=tls.servername or config.servername,
+        verify_certificate=tls.reject_unauthorized,
+        ca=tls.ca,
+        client_cert=tls.cert,
+        client_key=tls.key.get_secret_value() if tls.key else None,
+        min_tls_version=tls.min_version,
+        allow_plaintext_auth=config.allow_plaintext_auth,
+        oauth2=oauth2,
         user=credentials[0] if credentials else None,
         password=credentials[1] if credentials else None,
         local_hostname=config.name,
@@ -86,6 +96,25 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
         max_connections=config.max_connections,
         max_messages=config.max_messages,
     )
+
+
+def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
+    if auth is None or auth.type != "oauth2":
+        return None
+    return OAuth2Credentials(
+        user=auth.user,
+        access_token=_secret(auth.access_token),
+        # nodemailer's `expires` is a timestamp in milliseconds.
+        expires=auth.expires / 1000 if auth.expires else None,
+        client_id=auth.client_id,
+        client_secret=_secret(auth.client_secret),
+        refresh_token=_secret(auth.refresh_token),
+        access_url=auth.access_url,
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -129,10 +158,12 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
         raise InvalidRequest.for_field("to", str(exc), reason=Reason.INVALID_RECIPIENT) from None
     rendered = loaded.templates.find(request.usage_type).render(request.payload)
     sender = loaded.headers.sender
+    bounce_to = loaded.config.envelope_from
+    envelope_sender = parse_mailbox(bounce_to) if bounce_to else sender
     # A non-ASCII local part can only travel with SMTPUTF8; IDN domains are already ASCII.
-    utf8 = not (recipient.username.isascii() and sender.username.isascii())
+    utf8 = not all(a.username.isascii() for a in (recipient, sender, envelope_sender))
     message = build_message(rendered, headers=loaded.headers, recipient=recipient, utf8=utf8)
-    envelope = Envelope(sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
+    envelope = Envelope(envelope_sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
     return PreparedMessage(rendered.usage_type, message.message_id, envelope, message.data)
 
 
