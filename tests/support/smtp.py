@@ -3,6 +3,7 @@ helpers that pick free loopback ports."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import secrets
@@ -34,6 +35,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
+    tls_version: str | None = None  # e.g. "TLSv1.3" when the message came over TLS
 
     @property
     def message(self) -> EmailMessage:
@@ -101,8 +104,15 @@ class RecordingHandler:
         if "DATA" in self.reply_for:
             return self.reply_for["DATA"]
         with self._lock:
+            ssl_object = server.transport.get_extra_info("ssl_object")
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    list(envelope.mail_options),
+                    ssl_object.version() if ssl_object is not None else None,
+                )
             )
         return "250 2.0.0 Ok: queued as TEST"
 
@@ -190,11 +200,14 @@ class SmtpServer:
             kwargs["tls_context"] = tls_context
             kwargs["require_starttls"] = False
         owner = self
+        self._protocols: list[aiosmtpd_smtp.SMTP] = []
 
         class CountingController(Controller):
             def factory(self) -> aiosmtpd_smtp.SMTP:
                 owner.connections += 1
-                return aiosmtpd_smtp.SMTP(self.handler, **self.SMTP_kwargs)
+                protocol = aiosmtpd_smtp.SMTP(self.handler, **self.SMTP_kwargs)
+                owner._protocols.append(protocol)
+                return protocol
 
         self._controller = CountingController(
             self.handler,
@@ -220,6 +233,19 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
+        """Close the connections clients still hold open (pooled ones), then stop."""
+        loop = self._controller.loop
+
+        async def close_connections() -> None:
+            for protocol in self._protocols:
+                # abort(): a TLS close would wait for the client's close_notify.
+                for transport in (protocol.transport, protocol._original_transport):
+                    if transport is not None:
+                        transport.abort()
+            await asyncio.sleep(0.01)
+
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(close_connections(), loop).result(5)
         self._controller.stop()
 
     def __enter__(self) -> SmtpServer:
