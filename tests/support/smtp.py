@@ -240,7 +240,7 @@ class SmtpServer:
             for protocol in self._protocols:
                 # abort(): a TLS close would wait for the client's close_notify.
                 for transport in (protocol.transport, protocol._original_transport):
-                    if transport is not None:
+                    if isinstance(transport, asyncio.Transport):
                         transport.abort()
             await asyncio.sleep(0.01)
 
