@@ -122,14 +122,15 @@ class AuthHandler(RecordingHandler):
     """A RecordingHandler that also speaks CRAM-MD5 and XOAUTH2 and records each login."""
 
     users: dict[str, str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)  # XOAUTH2: user -> valid token
+    tokens: dict[str, set[str]] = field(default_factory=dict)  # XOAUTH2: user -> valid tokens
     logins: list[tuple[str, str]] = field(default_factory=list)  # (mechanism, user)
 
     def check_password(self, mechanism: str, user: bytes, password: bytes) -> AuthResult:
         ok = self.users.get(user.decode()) == password.decode()
         if ok:
             self.logins.append((mechanism, user.decode()))
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers 535 itself.
+        return AuthResult(success=ok, handled=False)
 
     async def auth_CRAM__MD5(self, server: Any, args: list[str]) -> AuthResult:
         challenge = f"<{secrets.token_hex(8)}@aiosmtpd.test>".encode()
@@ -142,7 +143,7 @@ class AuthHandler(RecordingHandler):
         ok = password is not None and hmac.compare_digest(expected, digest)
         if ok:
             self.logins.append(("CRAM-MD5", user))
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
         # RFC-less but documented by Google: "user=U^Aauth=Bearer T^A^A", base64.
@@ -155,13 +156,15 @@ class AuthHandler(RecordingHandler):
             blob = answer
         fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
         user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
-        if user in self.tokens and self.tokens[user] == token:
+        if token in self.tokens.get(user, set()):
             self.logins.append(("XOAUTH2", user))
             return AuthResult(success=True)
         # As Gmail does: a 334 with a JSON error, then 535 once the client answers.
         error = b'{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}'
         await server.challenge_auth(error)
-        return AuthResult(success=False, message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
 
 
 class SmtpServer:
