@@ -45,6 +45,19 @@ def test_plain_delivery(postfix: PostfixServer, start_service: ServerFactory) ->
     assert re.search(r"by postfix\.test \(Postfix\) with ESMTP id", delivered["Received"])
 
 
+def test_smtputf8_and_idn_through_postfix(
+    postfix: PostfixServer, start_service: ServerFactory
+) -> None:
+    config = make_config(postfix.port, ignoreTLS=True, fromEmail="张三 <noreply@bücher.example>")
+    client = start_service(config)
+    response = client.send_message("用户@example.com", "Register", _payload("97531"))
+    delivered = postfix.message(response.message_id)
+    assert delivered["To"].addresses[0].username == "用户"
+    assert delivered["From"].addresses[0].display_name == "张三"
+    assert delivered["From"].addresses[0].domain == "xn--bcher-kva.example"
+    assert delivered["Return-Path"] == "<noreply@xn--bcher-kva.example>"
+
+
 def test_starttls_with_a_private_ca(
     postfix: PostfixServer, start_service: ServerFactory, ca: trustme.CA
 ) -> None:

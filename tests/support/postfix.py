@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from email import message_from_bytes, policy
+from email import message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -169,7 +169,9 @@ class PostfixServer:
         until = time.monotonic() + timeout
         while True:
             for path in new.iterdir() if new.exists() else ():
-                parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+                # As text: raw UTF-8 headers (SMTPUTF8) would come back as surrogates.
+                text = path.read_bytes().decode("utf-8", "replace")
+                parsed = message_from_string(text, policy=policy.default)
                 assert isinstance(parsed, EmailMessage)
                 if parsed["Message-ID"] == message_id:
                     return parsed

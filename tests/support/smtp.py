@@ -61,6 +61,7 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     reply_for: dict[str, str] = field(default_factory=dict)
     on_data: Callable[[Any], None] | None = None
+    refuse: set[str] = field(default_factory=set)  # recipients RCPT refuses
     rsets: int = 0
     ehlo_names: list[str] = field(default_factory=list)
     quits: int = 0
@@ -80,6 +81,8 @@ class RecordingHandler:
     ) -> str:
         if "RCPT" in self.reply_for:
             return self.reply_for["RCPT"]
+        if address in self.refuse:
+            return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
