@@ -237,12 +237,19 @@ class PooledTransport:
             self._reaper.start()
 
     def _reap(self) -> None:
-        """Closes sessions idle for longer than the idle timeout, until the pool closes."""
+        """Closes sessions idle for longer than the idle timeout; ends when the pool closes
+        or holds no session (the next opened session starts it again), so that pools of
+        configs no longer used keep no thread."""
         interval = max(self.limits.idle_timeout / 2, 0.05)
         while not self._stopping.wait(interval):
             with self._lock:
                 expired = self._take_expired()
+                done = self._count == 0
+                if done:
+                    self._reaper = None
             self._quit_all(expired)
+            if done:
+                return
 
 
 def _server_closed_it(exc: SmtpError) -> bool:

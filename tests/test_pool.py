@@ -216,3 +216,21 @@ def test_closing_the_pool_says_quit(smtp_server: SmtpServer) -> None:
     wait_for(lambda: smtp_server.handler.quits == 1)
     with pytest.raises(SmtpUnavailable, match="closed"):
         send(transport)
+
+
+def test_the_reaper_thread_ends_when_the_pool_is_empty(smtp_server: SmtpServer) -> None:
+    transport = PooledTransport(settings_for(smtp_server), PoolLimits(idle_timeout=0.1))
+    name = f"smtp-pool-reaper 127.0.0.1:{smtp_server.port}"
+
+    def reaping() -> bool:
+        return any(thread.name == name for thread in threading.enumerate())
+
+    try:
+        send(transport)
+        assert reaping()
+        wait_for(lambda: smtp_server.handler.quits == 1)
+        wait_for(lambda: not reaping())
+        send(transport)  # a new session starts it again
+        assert reaping()
+    finally:
+        transport.close()
