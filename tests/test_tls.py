@@ -4,6 +4,7 @@ the TLS 1.2 floor, the opt-out of verification, and the 465/587 hints."""
 
 from __future__ import annotations
 
+import json
 import smtplib
 import ssl
 import warnings
@@ -196,3 +197,20 @@ def test_client_certificate_from_files(
         tls = {"ca": ca_pem(ca), "cert": str(cert_path), "key": str(key_path)}
         send(start_service(make_config(server.port, requireTLS=True, tls=tls)))
     assert len(server.received) == 1
+
+
+def test_validate_config_checks_tls_material_and_warns(
+    start_service: ServerFactory, tmp_path: Path
+) -> None:
+    client = start_service()
+    missing = make_config(25, tls={"ca": str(tmp_path / "nope.pem")})
+    report = client.validate_config(json.dumps(missing))
+    assert not report.valid
+    assert [issue.field_path for issue in report.issues] == ["tls.ca"]
+    lax = make_config(25, tls={"rejectUnauthorized": False}, allowPlaintextAuth=True)
+    report = client.validate_config(json.dumps(lax))
+    assert report.valid
+    assert {issue.field_path for issue in report.issues} == {
+        "tls.rejectUnauthorized",
+        "allowPlaintextAuth",
+    }
