@@ -7,6 +7,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 from smtp_connector.client import DeadlineExceededError, DeliveryUnknownError, SmtpUnavailableError
@@ -23,6 +24,35 @@ def silent_port() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         yield int(listener.getsockname()[1])
+
+
+@pytest.fixture
+def full_port() -> Iterator[int]:
+    """A port whose accept queue is full: the kernel drops new SYNs, so connecting hangs."""
+    with socket.socket() as listener, ExitStack() as fillers:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        for _ in range(8):
+            filler = fillers.enter_context(socket.socket())
+            filler.settimeout(0.2)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        else:
+            pytest.fail("could not fill the accept queue")
+        yield port
+
+
+def test_connection_timeout(full_port: int, start_service: ServerFactory) -> None:
+    client = start_service(make_config(full_port, connectionTimeout=300))
+    started = time.monotonic()
+    with pytest.raises(SmtpUnavailableError) as caught:
+        client.send_message("user@example.com", "Generic", {"code": "1"})
+    assert time.monotonic() - started < 3
+    assert caught.value.reason == "SMTP_TIMEOUT"
+    assert caught.value.metadata["stage"] == "connect"
 
 
 def test_greeting_timeout(silent_port: int, start_service: ServerFactory) -> None:
