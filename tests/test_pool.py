@@ -12,7 +12,12 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import DeliveryUnknownError
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.errors import DeliveryUnknown, SmtpRejected, SmtpUnavailable
+from smtp_connector.server.errors import (
+    DeadlineExceeded,
+    DeliveryUnknown,
+    SmtpRejected,
+    SmtpUnavailable,
+)
 from smtp_connector.server.pool import PooledTransport, PoolLimits
 from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode
 
@@ -234,3 +239,13 @@ def test_the_reaper_thread_ends_when_the_pool_is_empty(smtp_server: SmtpServer) 
         assert reaping()
     finally:
         transport.close()
+
+
+def test_an_expired_deadline_spends_no_session(
+    smtp_server: SmtpServer, pool: PooledTransport
+) -> None:
+    send(pool)
+    with pytest.raises(DeadlineExceeded):
+        pool.send(ENVELOPE, MESSAGE, Deadline.after(-1))
+    send(pool)
+    assert smtp_server.connections == 1
