@@ -46,6 +46,8 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
 MAIL, RCPT, DATA, END_OF_DATA, QUIT = "mail", "rcpt", "data", "end_of_data", "quit"
 RSET = "rset"
+# What smtplib's login() speaks, in its order of preference.
+_PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
 
 
 class TlsMode(Enum):
@@ -304,6 +306,13 @@ class SmtpSession:
             )
         if oauth2 is not None:
             return self._xoauth2(oauth2, offered)
+        if not _PASSWORD_MECHANISMS.intersection(offered):
+            raise SmtpAuthFailed(
+                f"SMTP server {settings.address} offers AUTH {' '.join(offered)} only, none of "
+                "CRAM-MD5, PLAIN or LOGIN that a user and password need (XOAUTH2 needs "
+                "auth.type oauth2); the message was not sent",
+                stage=AUTH,
+            )
         with self._translate(AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
         return Reply(code, _text(text))
@@ -590,7 +599,8 @@ def deliver(session: SmtpSession, envelope: Envelope, data: bytes) -> SendReceip
 
 def _needs_smtputf8(settings: ConnectionSettings, envelope: Envelope) -> InvalidRequest:
     """An address with a non-ASCII local part, and a server that cannot take it."""
-    field = "to" if any(not _local_part(r).isascii() for r in envelope.recipients) else "from"
+    recipients_ascii = all(_local_part(r).isascii() for r in envelope.recipients)
+    field = "fromEmail" if recipients_ascii else "to"
     return InvalidRequest.for_field(
         field,
         f"SMTP server {settings.address} does not support SMTPUTF8, which an address with "

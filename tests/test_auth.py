@@ -282,3 +282,12 @@ def test_invalid_config_reaches_the_client_as_invalid_argument(
     bad = json.dumps(make_config(smtp_server.port, auth={"type": "oauth2", "user": MAILBOX}))
     with pytest.raises(InvalidRequestError):
         client.send_message("user@example.com", "Generic", {"code": "1"}, config_json=bad)
+
+
+def test_a_password_config_against_an_oauth2_only_server(start_service: ServerFactory) -> None:
+    with (
+        SmtpServer(users=USERS, auth_mechanisms=("XOAUTH2",)) as server,
+        pytest.raises(SmtpAuthError, match="XOAUTH2 only") as caught,
+    ):
+        send(start_service(login_config(server.port)))
+    assert "oauth2" in caught.value.message
