@@ -45,24 +45,21 @@ def full_port() -> Iterator[int]:
         yield port
 
 
-def test_connection_timeout(full_port: int, start_service: ServerFactory) -> None:
-    client = start_service(make_config(full_port, connectionTimeout=300))
+@pytest.mark.parametrize(
+    ("peer", "key", "stage"),
+    [("full_port", "connectionTimeout", "connect"), ("silent_port", "greetingTimeout", "greeting")],
+)
+def test_a_stalled_step_times_out(
+    peer: str, key: str, stage: str, start_service: ServerFactory, request: pytest.FixtureRequest
+) -> None:
+    port = request.getfixturevalue(peer)
+    client = start_service(make_config(port, **{key: 300}))
     started = time.monotonic()
     with pytest.raises(SmtpUnavailableError) as caught:
         client.send_message("user@example.com", "Generic", {"code": "1"})
     assert time.monotonic() - started < 3
     assert caught.value.reason == "SMTP_TIMEOUT"
-    assert caught.value.metadata["stage"] == "connect"
-
-
-def test_greeting_timeout(silent_port: int, start_service: ServerFactory) -> None:
-    client = start_service(make_config(silent_port, greetingTimeout=300))
-    started = time.monotonic()
-    with pytest.raises(SmtpUnavailableError) as caught:
-        client.send_message("user@example.com", "Generic", {"code": "1"})
-    assert time.monotonic() - started < 3
-    assert caught.value.reason == "SMTP_TIMEOUT"
-    assert caught.value.metadata["stage"] == "greeting"
+    assert caught.value.metadata["stage"] == stage
 
 
 def test_the_callers_deadline_wins_when_shorter(
