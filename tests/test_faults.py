@@ -8,6 +8,7 @@ import json
 import ssl
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -329,28 +330,60 @@ def test_self_signed_certificate(start_service: ServerFactory, ca: trustme.CA) -
         assert len(server.delivered) == 1
 
 
-def test_server_closes_idle_connections(faulty: FaultServer, start_service: ServerFactory) -> None:
-    faulty.fault = Fault(idle_close=0.2)
+def test_the_pool_reuses_connections(faulty: FaultServer, start_service: ServerFactory) -> None:
+    # What makes the two scenarios below meaningful: sends share a pooled connection.
+    client = connector(start_service, faulty.port)
+    for _ in range(3):
+        client.send_message("user@example.com", "Register", PAYLOAD)
+    assert faulty.connections == 1
+    assert len(faulty.delivered) == 3
+
+
+@pytest.mark.parametrize("farewell", [None, "421 4.4.2 fault.example timeout exceeded"])
+def test_server_closes_idle_pooled_connections(
+    faulty: FaultServer, start_service: ServerFactory, farewell: str | None
+) -> None:
+    # The server drops connections idle for 0.2 s (silently, or saying 421 as Postfix does)
+    # while the pool would keep them 30 s: each next send finds its pooled connection dead
+    # at RSET, replaces it and sends exactly once.
+    faulty.fault = Fault(idle_close=0.2, idle_reply=farewell)
     client = connector(start_service, faulty.port)
     for sent in range(1, 4):
+        started = time.monotonic()
         response = client.send_message("user@example.com", "Register", PAYLOAD)
         assert response.smtp_code == 250
+        assert time.monotonic() - started < 2
+        assert len(faulty.delivered) == sent
         time.sleep(0.4)  # longer than the server keeps an idle connection
         assert faulty.open_connections == 0
-        assert len(faulty.delivered) == sent
+    assert faulty.connections == 3
     assert_recovers(client, faulty)
     assert len(faulty.delivered) == 4
 
 
-def test_server_restarts_between_sends(faulty: FaultServer, start_service: ServerFactory) -> None:
+def test_server_restarts_while_the_pool_holds_connections(
+    faulty: FaultServer, start_service: ServerFactory
+) -> None:
+    faulty.fault = Fault(data_delay=0.2)
     client = connector(start_service, faulty.port)
-    client.send_message("user@example.com", "Register", PAYLOAD)
-    faulty.restart()  # every connection it had is gone
+    # Fill the pool with several connections (the server holds each DATA a moment).
+    with ThreadPoolExecutor(5) as pool:
+        list(
+            pool.map(lambda _: client.send_message("u@example.com", "Register", PAYLOAD), range(5))
+        )
+    held = faulty.connections
+    assert held >= 2
+    faulty.restart()  # every connection the pool holds is gone
+    faulty.fault = Fault()
     started = time.monotonic()
-    response = client.send_message("user@example.com", "Register", PAYLOAD, timeout=CALL_TIMEOUT)
-    assert response.smtp_code == 250
-    assert time.monotonic() - started < 2
-    assert len(faulty.delivered) == 2
+    with ThreadPoolExecutor(5) as pool:
+        responses = list(
+            pool.map(lambda _: client.send_message("u@example.com", "Register", PAYLOAD), range(10))
+        )
+    assert all(response.smtp_code == 250 for response in responses)
+    assert time.monotonic() - started < 3
+    assert len(faulty.delivered) == 15  # one per request, none twice
+    assert faulty.connections > held  # the dead ones were replaced
 
 
 def test_server_down_then_back(faulty: FaultServer, start_service: ServerFactory) -> None:

@@ -106,7 +106,7 @@ def send(client: SmtpConnectorClient, key: str, **kwargs: Any) -> Any:
 
 
 def slow_data(smtp_server: SmtpServer, seconds: float) -> None:
-    smtp_server.handler.on_data = lambda: time.sleep(seconds)
+    smtp_server.handler.on_data = lambda server: time.sleep(seconds)
 
 
 @pytest.mark.parametrize("store_settings", STORES, indirect=True)

@@ -31,16 +31,23 @@ class Fault:
     keep_dropped_message: bool = False  # with drop_after_data: the message was queued anyway
     tls_garbage: bool = False  # answer 220 to STARTTLS, then send bytes that are not TLS
     idle_close: float | None = None  # close a connection idle this many seconds
+    idle_reply: str | None = None  # with idle_close: say this first (Postfix: 421 4.4.2)
+    data_delay: float = 0.0  # seconds to think before answering the end of DATA
 
 
 class _Connection:
     """One client connection, served in its own thread."""
 
-    def __init__(self, server: FaultServer, sock: socket.socket, fault: Fault) -> None:
+    def __init__(self, server: FaultServer, sock: socket.socket) -> None:
         self.server = server
         self.sock: socket.socket = sock
-        self.fault = fault
         self.buffer = b""
+
+    @property
+    def fault(self) -> Fault:
+        """The server's fault as it is now: a pooled connection opened before a fault was set
+        suffers it too."""
+        return self.server.fault
 
     # -- I/O --------------------------------------------------------------------------------
 
@@ -59,7 +66,12 @@ class _Connection:
             self.sock.settimeout(self.fault.idle_close or 30.0)
             try:
                 chunk = self.sock.recv(65536)
-            except (TimeoutError, OSError):
+            except TimeoutError:
+                if self.fault.idle_close and self.fault.idle_reply:
+                    with contextlib.suppress(OSError):
+                        self.send(self.fault.idle_reply)
+                return None
+            except OSError:
                 return None
             if not chunk:
                 return None
@@ -174,8 +186,11 @@ class _Connection:
             if fault.keep_dropped_message:
                 self.server.accept_message(message)
             return False
-        if self._reply(END_OF_DATA, "250 2.0.0 OK: queued as FAULT"):
-            self.server.accept_message(message)
+        time.sleep(fault.data_delay)
+        reply = fault.replies.get(END_OF_DATA, "250 2.0.0 OK: queued as FAULT")
+        if reply.startswith("2"):
+            self.server.accept_message(message)  # queued before the client hears so
+        self.send(reply)
         return True
 
 
@@ -202,7 +217,7 @@ class FaultServer:
         self.connections = 0
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
-        self._open: set[socket.socket] = set()
+        self._open: set[_Connection] = set()
         self._threads: list[threading.Thread] = []
 
     def accept_message(self, message: bytes) -> None:
@@ -238,10 +253,11 @@ class FaultServer:
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
-            open_sockets = list(self._open)
-        for sock in open_sockets:
+            connections = list(self._open)
+        for connection in connections:
+            # The connection's socket, which TLS may have replaced by its wrapper.
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                connection.sock.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(5)
         self._threads = [thread for thread in self._threads if thread.is_alive()]
@@ -265,13 +281,14 @@ class FaultServer:
                 return
             with self._lock:
                 self.connections += 1
-                self._open.add(sock)
-            thread = threading.Thread(target=self._serve, args=(sock, self.fault), daemon=True)
+            thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _serve(self, sock: socket.socket, fault: Fault) -> None:
-        connection = _Connection(self, sock, fault)
+    def _serve(self, sock: socket.socket) -> None:
+        connection = _Connection(self, sock)
+        with self._lock:
+            self._open.add(connection)
         try:
             if self.implicit_tls is not None:
                 connection.sock = self.implicit_tls.wrap_socket(sock, server_side=True)
@@ -280,7 +297,7 @@ class FaultServer:
             pass
         finally:
             with self._lock:
-                self._open.discard(sock)
+                self._open.discard(connection)
             with contextlib.suppress(OSError):
                 connection.sock.close()
             sock.close()
