@@ -37,11 +37,21 @@ TIME_BOUND = float(os.environ.get("SOAK_SECONDS", "300"))
 
 
 class CountingHandler:
-    """Accepts every message and counts it (keeping no copy, so the counter costs nothing)."""
+    """Accepts every message and counts it (keeping no copy, so the counter costs nothing),
+    and counts the connections too."""
 
     def __init__(self) -> None:
         self.delivered = 0
+        self.connections = 0
         self._lock = threading.Lock()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self._lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
@@ -126,7 +136,7 @@ def test_soak(served: tuple[int, str], counting_smtp: tuple[CountingHandler, int
     print(
         f"\nsoak: {MESSAGES} messages (+{WARM_UP} warm-up) from {CALLERS} callers in "
         f"{elapsed:.1f} s ({MESSAGES / elapsed:.0f}/s); errors {len(errors)}; OK {ok}; "
-        f"delivered {handler.delivered}; server RSS {rss_before:.1f} -> {rss_after:.1f} MiB "
+        f"delivered {handler.delivered} over {handler.connections} SMTP connections; server RSS {rss_before:.1f} -> {rss_after:.1f} MiB "
         f"(+{growth:.1f})"
     )
     assert errors == [], errors[:5]
