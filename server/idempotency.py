@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -116,6 +117,8 @@ class Idempotency:
         self.store = store
         self.ttl = ttl
         self.lease = lease
+        self._active = 0  # runs in progress, which close() lets finish
+        self._idle = threading.Condition()
 
     def run(
         self, key: str, fingerprint: str, deadline: Deadline, send: Callable[[], bytes]
@@ -123,6 +126,25 @@ class Idempotency:
         """The serialized response of ``send()`` for the first call with this key and this
         request, and the same response for every repeat within the TTL."""
         check_key(key)
+        with self._idle:
+            self._active += 1
+        try:
+            return self._run(key, fingerprint, deadline, send)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Close the store once the runs in progress have recorded their outcomes (a send
+        that outlived the server's grace period still does), or after ``timeout`` seconds."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout)
+        self.store.close()
+
+    def _run(
+        self, key: str, fingerprint: str, deadline: Deadline, send: Callable[[], bytes]
+    ) -> bytes:
         stored_key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         token = uuid.uuid4().hex
         found = self._claim(stored_key, fingerprint, token, deadline)
@@ -142,10 +164,6 @@ class Idempotency:
             raise
         self._finish(stored_key, token, Record(fingerprint, State.SENT, body=body))
         return body
-
-    def close(self) -> None:
-        """Close the store."""
-        self.store.close()
 
     def _claim(
         self, stored_key: str, fingerprint: str, token: str, deadline: Deadline

@@ -524,8 +524,8 @@ class SmtpSession:
         if stage == END_OF_DATA:
             return DeliveryUnknown(
                 f"the connection to {settings.address} failed after the whole message was sent "
-                "and before the server replied: it may or may not have been accepted; retry "
-                "only with an idempotency key or after checking the mailbox"
+                "and before the server replied: it may or may not have been accepted; a blind "
+                "retry may deliver it twice (the same idempotency key replays this outcome)"
             )
         if isinstance(cause, TimeoutError):
             if self.deadline.expired():
