@@ -136,7 +136,8 @@ def test_soak(served: tuple[int, str], counting_smtp: tuple[CountingHandler, int
     print(
         f"\nsoak: {MESSAGES} messages (+{WARM_UP} warm-up) from {CALLERS} callers in "
         f"{elapsed:.1f} s ({MESSAGES / elapsed:.0f}/s); errors {len(errors)}; OK {ok}; "
-        f"delivered {handler.delivered} over {handler.connections} SMTP connections; server RSS {rss_before:.1f} -> {rss_after:.1f} MiB "
+        f"delivered {handler.delivered} over {handler.connections} SMTP connections; "
+        f"server RSS {rss_before:.1f} -> {rss_after:.1f} MiB "
         f"(+{growth:.1f})"
     )
     assert errors == [], errors[:5]
