@@ -38,7 +38,7 @@ from smtp_connector.server.idempotency_redis import PREFIX, RedisStore
 from smtp_connector.server.idempotency_sqlite import SqliteStore
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import make_config
+from tests.conftest import ServerFactory, make_config
 from tests.support.redis_server import RedisServer
 from tests.support.smtp import SmtpServer, free_port
 
@@ -72,29 +72,14 @@ Replica = Callable[..., SmtpConnectorClient]
 
 
 @pytest.fixture
-def replica(tmp_path: Path, store_settings: dict[str, Any]) -> Iterator[Replica]:
+def replica(start_service: ServerFactory, store_settings: dict[str, Any]) -> Replica:
     """Starts a server (a replica) with the store's settings and returns a client of it;
     each call starts another replica sharing the same store."""
-    started: list[tuple[grpc.Server, SmtpConnectorClient, Idempotency]] = []
 
     def start(config: dict[str, Any], **overrides: Any) -> SmtpConnectorClient:
-        path = tmp_path / f"config-{len(started)}.json"
-        path.write_text(json.dumps(config), encoding="utf-8")
-        settings = Settings(
-            address="127.0.0.1:0", config=path, workers=16, **{**store_settings, **overrides}
-        )
-        idempotency = open_idempotency(settings)
-        server, port = create_server(settings, idempotency=idempotency)
-        server.start()
-        client = SmtpConnectorClient(f"127.0.0.1:{port}", timeout=10)
-        started.append((server, client, idempotency))
-        return client
+        return start_service(config, workers=16, **{**store_settings, **overrides})
 
-    yield start
-    for server, client, idempotency in started:
-        client.close()
-        server.stop(None).wait()
-        idempotency.close()
+    return start
 
 
 def send(client: SmtpConnectorClient, key: str, **kwargs: Any) -> Any:
