@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -25,8 +26,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from smtp_connector.client import SmtpConnectorClient
 
-from tests.conftest import make_config
-from tests.support.smtp import free_port
+from tests.conftest import ServerFactory, make_config
+from tests.support.smtp import SmtpServer, free_port
 
 MESSAGES = int(os.environ.get("SOAK_MESSAGES", "2000"))
 CALLERS = int(os.environ.get("SOAK_CALLERS", "32"))
@@ -144,3 +145,33 @@ def test_soak(served: tuple[int, str], counting_smtp: tuple[CountingHandler, int
     assert ok == WARM_UP + MESSAGES, "the soak ran out of time"
     assert handler.delivered == ok
     assert growth < RSS_GROWTH_BOUND_MB
+
+
+KEYED = int(os.environ.get("SOAK_KEYED_MESSAGES", "1000"))
+
+
+def test_soak_with_every_key_sent_twice(
+    smtp_server: SmtpServer, start_service: ServerFactory
+) -> None:
+    # Every message goes out under its own idempotency key, and every key is sent twice by
+    # different callers at about the same time: each message is delivered exactly once.
+    client = start_service(make_config(smtp_server.port), workers=CALLERS)
+    calls = [index % KEYED for index in range(2 * KEYED)]
+    random.Random(8).shuffle(calls)
+    payload = {"code": "654321", "application": {"name": "Soak"}}
+
+    def send(index: int) -> tuple[int, str]:
+        response = client.send_message(
+            f"user{index}@example.com", "Register", payload, idempotency_key=f"soak-{index}"
+        )
+        return index, response.message_id
+
+    with ThreadPoolExecutor(CALLERS) as pool:
+        answers = list(pool.map(send, calls))
+    ids: dict[int, set[str]] = {}
+    for index, message_id in answers:
+        ids.setdefault(index, set()).add(message_id)
+    assert all(len(found) == 1 for found in ids.values())
+    delivered = [received.message["Message-ID"] for received in smtp_server.received]
+    assert len(delivered) == KEYED
+    assert set(delivered) == {found.pop() for found in ids.values()}
