@@ -466,11 +466,16 @@ class SmtpSession:
         socket exception to a domain error (the only place that does)."""
         settings = self.settings
         sock = getattr(self._smtp, "sock", None)
-        if sock is not None:
-            sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
-            self._bound_reader(sock)
         try:
+            if sock is not None:
+                sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
+                self._bound_reader(sock)
             yield
+        except DeadlineExceeded:
+            # Once the whole message is out, a deadline running out is no "not sent".
+            if stage == END_OF_DATA:
+                raise self._lost(stage, TimeoutError()) from None
+            raise
         except smtplib.SMTPAuthenticationError as exc:
             raise _reply_error(settings, AUTH, exc.smtp_code, _text(exc.smtp_error)) from None
         except smtplib.SMTPResponseException as exc:

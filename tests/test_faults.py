@@ -16,6 +16,17 @@ import pytest
 import trustme
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
+from smtp_connector.server.deadline import Deadline
+from smtp_connector.server.errors import DeliveryUnknown
+from smtp_connector.server.transport import (
+    ConnectionSettings,
+    Envelope,
+    Reply,
+    SmtpSession,
+    TlsMode,
+    create_ssl_context,
+    deliver,
+)
 
 from tests.conftest import ServerFactory, make_config
 from tests.support.faults import DATA, END_OF_DATA, MAIL, RCPT, Fault, FaultServer
@@ -410,3 +421,29 @@ def test_config_json_inline_is_no_different(
     faulty.fault = Fault()
     client.send_message("user@example.com", "Register", PAYLOAD, config_json=inline)
     assert len(faulty.delivered) == 1
+
+
+def test_deadline_running_out_right_after_the_message_is_unknown(faulty: FaultServer) -> None:
+    # The deadline runs out the moment the last byte of the message is written: waiting for
+    # the reply is over, but the message is out, so the outcome is unknown, never "not sent".
+    # (A real peer cannot time this exactly, hence the session whose clock jumps.)
+    class LateSession(SmtpSession):
+        def data(self, data: bytes) -> Reply:
+            real_send = self._smtp.send
+
+            def send_then_expire(payload: Any) -> None:
+                real_send(payload)
+                if isinstance(payload, bytes) and payload.endswith(b"\r\n.\r\n"):
+                    self.deadline = Deadline(time.monotonic() - 1)  # the message is out
+
+            self._smtp.send = send_then_expire  # type: ignore[method-assign,assignment]
+            return super().data(data)
+
+    settings = ConnectionSettings("127.0.0.1", faulty.port, tls_mode=TlsMode.NONE)
+    session = LateSession(settings, create_ssl_context(settings), Deadline.after(5))
+    with session:
+        session.connect()
+        session.greeting()
+        session.ehlo()
+        with pytest.raises(DeliveryUnknown):
+            deliver(session, Envelope("a@example.com", ("b@example.com",)), b"Subject: x\r\n\r\nx")

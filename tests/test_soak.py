@@ -1,10 +1,12 @@
 """A bounded soak: many sends from many concurrent callers to a real `smtp-connector serve`
 process and a real SMTP server. Zero errors, as many messages delivered as OK answers, and
-the server's resident memory growing less than a bound.
+the server's resident memory growing less than a bound; then every message under its own
+idempotency key, sent twice, delivered once.
 
-`make test` runs a modest count; the recorded figures come from a longer run:
+`make test` runs modest counts; the README's figures come from longer runs:
 
-    SOAK_MESSAGES=20000 .venv/bin/python -m pytest tests/test_soak.py -s --timeout 900
+    SOAK_MESSAGES=30000 .venv/bin/python -m pytest tests/test_soak.py -s --timeout 900
+    SOAK_KEYED_MESSAGES=10000 .venv/bin/python -m pytest tests/test_soak.py --timeout 900
 """
 
 from __future__ import annotations
