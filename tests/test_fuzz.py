@@ -1,6 +1,7 @@
-"""Property tests: whatever ``config_json``, ``usage_type``, ``payload`` and ``to`` a caller
-sends through a real server to a real SMTP server, the answer is OK or a documented status
-with an ErrorInfo, never UNKNOWN or INTERNAL, and always well within the deadline.
+"""Property tests: whatever ``config_json``, ``usage_type``, ``payload``, ``to`` (and
+``idempotency_key``) a caller sends through a real server to a real SMTP server, the answer
+is OK or a documented status with an ErrorInfo, never UNKNOWN or INTERNAL, always well within
+the deadline, and never more than one message delivered.
 
 Generated configs only ever point at loopback (the test SMTP server or a closed port)."""
 
@@ -74,13 +75,21 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             mailer.close()
 
 
-def check_answer(target: Target, config_json: str, usage_type: str, payload: Any, to: str) -> None:
-    """Send and check the answer is OK or a documented status with an ErrorInfo reason."""
+def check_answer(
+    target: Target, config_json: str, usage_type: str, payload: Any, to: str, key: str = ""
+) -> None:
+    """Send and check the answer is OK or a documented status with an ErrorInfo reason, and
+    that the SMTP server got at most the one message (none for a replayed key)."""
     before = len(target.smtp.received)
     started = time.monotonic()
     try:
         response = target.client.send_message(
-            to, usage_type, payload, config_json=config_json, timeout=CALL_TIMEOUT
+            to,
+            usage_type,
+            payload,
+            config_json=config_json,
+            idempotency_key=key,
+            timeout=CALL_TIMEOUT,
         )
     except SmtpConnectorError as error:
         event(error.reason or error.code.name)
@@ -92,7 +101,8 @@ def check_answer(target: Target, config_json: str, usage_type: str, payload: Any
     else:
         event("OK")
         assert response.smtp_code // 100 == 2
-        assert len(target.smtp.received) == before + 1
+        delivered = len(target.smtp.received) - before
+        assert delivered == 1 or (key and delivered == 0), delivered
     # The server's own timeouts fire first: a fuzzed call never runs into the deadline.
     assert time.monotonic() - started < CALL_TIMEOUT
 
@@ -225,6 +235,8 @@ def test_every_answer_is_ok_or_documented(target: Target, data: st.DataObject) -
         data.draw(st.sampled_from(["Register", "SignIn"]) | USAGE_TYPES, label="usage_type"),
         data.draw(PAYLOADS, label="payload"),
         data.draw(st.emails() | ADDRESSES, label="to"),
+        # Short keys repeat across examples: replays, and reuse with other requests.
+        data.draw(st.just("") | st.text(max_size=2) | st.text(min_size=250, max_size=260)),
     )
 
 
