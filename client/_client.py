@@ -89,10 +89,18 @@ class SmtpConnectorClient:
         return response
 
     def test_connection(
-        self, config_json: str = "", test_recipient: str = "", *, timeout: float | None = None
+        self,
+        config_json: str = "",
+        test_recipient: str = "",
+        *,
+        probe: bool = False,
+        timeout: float | None = None,
     ) -> pb.TestConnectionResponse:
-        """Try a config (the server's own when empty) against its SMTP server."""
-        request = pb.TestConnectionRequest(config_json=config_json, test_recipient=test_recipient)
+        """Try a config (the server's own when empty) against its SMTP server; with ``probe``,
+        also try the other common port and TLS combinations."""
+        request = pb.TestConnectionRequest(
+            config_json=config_json, test_recipient=test_recipient, probe=probe
+        )
         try:
             response: pb.TestConnectionResponse = self._stub.TestConnection(
                 request, timeout=timeout or self.timeout

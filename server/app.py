@@ -31,7 +31,12 @@ def load_server_config(settings: Settings) -> LoadedConfig | None:
 def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
     returns it with the port it bound."""
-    servicer = SmtpConnectorServicer(mailer or Mailer(), load_server_config(settings))
+    servicer = SmtpConnectorServicer(
+        mailer or Mailer(),
+        load_server_config(settings),
+        probe_ports=settings.probe_ports,
+        probe_time_limit=settings.probe_time_limit,
+    )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers))
     pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(settings.address)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
-from google.protobuf.duration_pb2 import Duration
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
@@ -17,8 +16,10 @@ from .deadline import Deadline
 from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, SmtpConnectorError
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
+from .probe import DEFAULT_PORTS, run_probe
+from .reports import test_connection_response, validate_config_response
 from .status import internal_status, to_status
-from .validation import Severity, validate_config
+from .validation import validate_config
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 _Handler = Callable[[Any, _Request, grpc.ServicerContext], _Response]
 
-_SEVERITIES = {Severity.ERROR: pb.SEVERITY_ERROR, Severity.WARNING: pb.SEVERITY_WARNING}
 _INLINE_CACHE_SIZE = 64
 
 
@@ -68,18 +68,21 @@ def _plain(value: struct_pb2.Value) -> Any:
     return getattr(value, kind)
 
 
-def _duration(seconds: float) -> Duration:
-    duration = Duration()
-    duration.FromNanoseconds(int(seconds * 1e9))
-    return duration
-
-
 class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     """SmtpConnectorService over a Mailer and the server's own config."""
 
-    def __init__(self, mailer: Mailer, server_config: LoadedConfig | None) -> None:
+    def __init__(
+        self,
+        mailer: Mailer,
+        server_config: LoadedConfig | None,
+        *,
+        probe_ports: tuple[int, ...] = DEFAULT_PORTS,
+        probe_time_limit: float = 10.0,
+    ) -> None:
         self._mailer = mailer
         self._server_config = server_config
+        self._probe_ports = probe_ports
+        self._probe_time_limit = probe_time_limit
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
 
     def _config(self, config_json: str) -> LoadedConfig:
@@ -119,19 +122,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
     ) -> pb.ValidateConfigResponse:
         """Check a config without contacting any server."""
-        report = validate_config(request.config_json)
-        return pb.ValidateConfigResponse(
-            valid=report.valid,
-            issues=[
-                pb.ConfigIssue(
-                    field_path=issue.field_path,
-                    message=issue.message,
-                    severity=_SEVERITIES[issue.severity],
-                )
-                for issue in report.issues
-            ],
-            normalized_config_json=report.normalized_json,
-        )
+        return validate_config_response(validate_config(request.config_json))
 
     @_reporting_errors
     def TestConnection(  # noqa: N802
@@ -139,17 +130,14 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     ) -> pb.TestConnectionResponse:
         """Try the config against its SMTP server and report every step."""
         loaded = self._config(request.config_json)
-        report = run_connection_test(loaded, self._deadline(context), request.test_recipient)
-        return pb.TestConnectionResponse(
-            ok=report.ok,
-            steps=[
-                pb.TestStep(
-                    name=step.name,
-                    ok=step.ok,
-                    detail=step.detail,
-                    elapsed=_duration(step.elapsed),
-                    smtp_code=step.smtp_code,
-                )
-                for step in report.steps
-            ],
-        )
+        deadline = self._deadline(context)
+        report = run_connection_test(loaded, deadline, request.test_recipient)
+        probe = None
+        if request.probe:
+            probe = run_probe(
+                loaded.connection,
+                deadline,
+                ports=self._probe_ports,
+                time_limit=self._probe_time_limit,
+            )
+        return test_connection_response(report, probe)

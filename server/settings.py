@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     dev_mailbox_address: str = Field(
         default="127.0.0.1:2525", description="host:port of the development mailbox"
     )
+    probe_ports: tuple[int, ...] = Field(
+        default=(465, 587, 2525, 25),
+        description="ports TestConnection's probe tries besides the configured one",
+    )
+    probe_time_limit: float = Field(
+        default=10.0, gt=0, le=60, description="seconds a TestConnection probe may take in all"
+    )
 
     def password_override(self) -> str | None:
         """The SMTP password from the environment or a file, if either is set."""

@@ -96,6 +96,7 @@ class SmtpServer:
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         auth_require_tls: bool = False,
+        require_starttls: bool = False,
     ) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
@@ -110,12 +111,13 @@ class SmtpServer:
                     isinstance(auth_data, LoginPassword)
                     and users.get(auth_data.login.decode()) == auth_data.password.decode()
                 )
-                return AuthResult(success=ok)
+                # handled=False: aiosmtpd answers a failure with 535 itself (else it hangs).
+                return AuthResult(success=ok, handled=False)
 
             kwargs.update(authenticator=authenticate, auth_require_tls=auth_require_tls)
         if tls_context is not None and not implicit_tls:
             kwargs["tls_context"] = tls_context
-            kwargs["require_starttls"] = False
+            kwargs["require_starttls"] = require_starttls
         owner = self
 
         class CountingController(Controller):

@@ -1,0 +1,82 @@
+"""Misbehaving peers for connection tests: a TCP listener that never speaks, and TLS
+certificates (trustme) for SMTP servers."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+
+import trustme
+
+from .smtp import free_port
+
+
+class SilentListener:
+    """Accepts TCP connections on 127.0.0.1 and never sends a byte (not an SMTP server)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._accepted.append(conn)
+
+    def __enter__(self) -> SilentListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self._accepted:
+            conn.close()
+        self._sock.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (free a moment ago)."""
+    return free_port()
+
+
+def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    """A server TLS context with a certificate for ``names`` issued by ``ca``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+class FullBacklogListener:
+    """A listener whose accept queue is full: new connections time out, as behind a
+    firewall that drops packets."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(0)
+        self.port: int = self._sock.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+
+    def __enter__(self) -> FullBacklogListener:
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._sock.close()
