@@ -311,26 +311,33 @@ def _uses_code(template: dict[str, Any]) -> bool:
 _NESTED: dict[str, type[BaseModel]] = {"auth": AuthConfig, "tls": TlsConfig}
 
 
-def _known_keys(model: type[BaseModel]) -> set[str]:
-    keys = set()
+def _known_keys(model: type[BaseModel]) -> tuple[set[str], list[str]]:
+    """Every key a model accepts, and the camelCase ones that Logto's JSON uses."""
+    accepted, camel = set(), []
     for name, field in model.model_fields.items():
         if isinstance(field.validation_alias, AliasChoices):
-            keys |= {str(choice) for choice in field.validation_alias.choices}
+            choices = [str(choice) for choice in field.validation_alias.choices]
         else:
-            keys |= {name, field.alias or name}
-    return keys
+            choices = [field.alias or name, name]
+        accepted |= set(choices)
+        camel.append(choices[0])
+    return accepted, sorted(camel)
+
+
+def _guess(key: str, names: list[str]) -> str:
+    same = [name for name in names if name.lower() == key.lower()]
+    close = same or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return f": did you mean '{close[0]}'?" if close else ""
 
 
 def _unknown_keys(data: dict[str, Any], model: type[BaseModel], prefix: str) -> list[ConfigIssue]:
-    known = _known_keys(model)
+    accepted, camel = _known_keys(model)
     issues = []
     for key, value in data.items():
         path = f"{prefix}.{key}" if prefix else key
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            close = close or [k for k in known if k.lower() == key.lower()]
-            guess = f": did you mean '{close[0]}'?" if close else ""
-            issues.append(_warning(path, f"unknown key '{key}' is ignored{guess}", "UNKNOWN_KEY"))
+        if key not in accepted:
+            message = f"unknown key '{key}' is ignored{_guess(key, camel)}"
+            issues.append(_warning(path, message, "UNKNOWN_KEY"))
         elif model is SmtpConfig and key in _NESTED and isinstance(value, dict):
             issues += _unknown_keys(value, _NESTED[key], path)
     if model is SmtpConfig:
