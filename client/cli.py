@@ -7,17 +7,20 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
+from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
 from .errors import SmtpConnectorError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 _SEVERITY = {1: "error", 2: "warning"}
+_WIDTH = 100
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     test = client_command("test", "test the connection to the SMTP server")
     test.add_argument("--config-file", help="test this config instead of the server's")
     test.add_argument("--to", default="", help="also send the Test template to this address")
+    test.add_argument(
+        "--probe",
+        action="store_true",
+        help="also try the other common port and TLS combinations on the same host",
+    )
     return parser
 
 
@@ -134,25 +142,73 @@ def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(response)
     else:
-        for issue in response.issues:
-            mark = "✗" if issue.severity == 1 else "!"
-            severity = _SEVERITY.get(issue.severity, "?")
-            print(f"{mark} {severity}: {issue.field_path or '(config)'}: {issue.message}")
-        print("config is valid" if response.valid else "config is invalid")
+        print(format_validation(response), end="")
     return 0 if response.valid else 1
 
 
+def format_validation(response: pb.ValidateConfigResponse) -> str:
+    """A validation report for people: errors first, one issue per line."""
+    lines = []
+    issues = sorted(response.issues, key=lambda issue: issue.severity != pb.SEVERITY_ERROR)
+    for issue in issues:
+        mark = "✗" if issue.severity == pb.SEVERITY_ERROR else "!"
+        severity = _SEVERITY.get(issue.severity, "?")
+        where = issue.field_path or "(config)"
+        code = f" [{issue.code}]" if issue.code else ""
+        lines.append(f"{mark} {severity:<7} {where}: {issue.message}{code}")
+    errors = sum(issue.severity == pb.SEVERITY_ERROR for issue in issues)
+    counts = f"{_plural(errors, 'error')}, {_plural(len(issues) - errors, 'warning')}"
+    lines.append(f"config is {'valid' if response.valid else 'invalid'} ({counts})")
+    return "\n".join(lines) + "\n"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.test_connection(_read(args.config_file), args.to)
+    response = client.test_connection(_read(args.config_file), args.to, probe=args.probe)
     if args.json:
         _print_json(response)
     else:
-        for step in response.steps:
-            millis = step.elapsed.ToMilliseconds()
-            code = f" [{step.smtp_code}]" if step.smtp_code else ""
-            print(f"{'✓' if step.ok else '✗'} {step.name:<10} {millis:>6} ms{code}  {step.detail}")
-        print("connection test passed" if response.ok else "connection test failed")
+        print(format_test(response), end="")
     return 0 if response.ok else 1
+
+
+def _wrapped(label: str, text: str) -> list[str]:
+    return textwrap.wrap(
+        text, width=_WIDTH, initial_indent=f"    {label}: ", subsequent_indent=" " * 10
+    )
+
+
+def format_test(response: pb.TestConnectionResponse) -> str:
+    """A connection test for people: a step per line with a tick or cross, its time, its
+    SMTP code and detail, and under a failed step the hint; then the probe, if one ran."""
+    lines = []
+    for step in response.steps:
+        millis = step.elapsed.ToMilliseconds()
+        code = f"{step.smtp_code} " if step.smtp_code else ""
+        mark = "✓" if step.ok else "✗"
+        lines.append(f"{mark} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
+        if step.hint:
+            lines += _wrapped("hint", step.hint)
+    if response.probe_attempts:
+        lines.append("probe: the other port and TLS combinations")
+        for attempt in response.probe_attempts:
+            mark = "✓" if attempt.ok else "✗"
+            millis = attempt.elapsed.ToMilliseconds()
+            combo = f"{attempt.port} {attempt.tls_mode}"
+            lines.append(f"  {mark} {combo:<15} {millis:>5} ms  {attempt.detail}")
+        if response.suggested_config_json:
+            lines.append(f"  suggested config: {response.suggested_config_json}")
+        else:
+            lines.append("  no other combination works")
+    if response.ok:
+        lines.append("connection test passed")
+    else:
+        failed = next((s.name for s in response.steps if not s.ok), "?")
+        lines.append(f"connection test failed at {failed}")
+    return "\n".join(lines) + "\n"
 
 
 _CLIENT_COMMANDS = {"send": _send, "validate": _validate, "test": _test}

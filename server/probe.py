@@ -8,8 +8,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from . import diagnosis
 from .deadline import Deadline
-from .diagnosis import Diagnostician, Steps, clock, handshake
+from .diagnosis import Diagnostician, Steps, handshake
 from .transport import ConnectionSettings, SmtpSession, TlsMode, create_ssl_context
 
 # The port whose convention is TLS from the first byte; every other port starts plain.
@@ -85,7 +86,7 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
     session = SmtpSession(settings, create_ssl_context(settings), budget)
     # The probe's budget is short: an attempt's failure gets no second look at the server.
     steps = Steps(Diagnostician(session, budget, look_again=False).explain)
-    started = clock()
+    started = diagnosis.clock()
     with session:
         ok = handshake(session, steps)
         if ok:
@@ -99,7 +100,7 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
         encrypted=encrypted,
         failed_step="" if ok else last.name,
         detail=_detail(steps, ok, encrypted),
-        elapsed=clock() - started,
+        elapsed=diagnosis.clock() - started,
         fragment=_fragment(base, port, mode, encrypted),
     )
 
