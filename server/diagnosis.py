@@ -48,6 +48,11 @@ clock: Callable[[], float] = time.monotonic
 # OpenSSL's verification results (X509_V_ERR_*) that say why a certificate was refused.
 _CERT_EXPIRED = frozenset({9, 10})  # not yet valid, expired
 _CERT_HOSTNAME = frozenset({62, 64})  # hostname mismatch, IP address mismatch
+# OpenSSL's reasons when the peer answers a TLS handshake with something that is not TLS
+# (plain SMTP's "220 ..." greeting); which one depends on the OpenSSL version.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"}
+)
 
 
 @dataclass(frozen=True)
@@ -164,8 +169,9 @@ def _resolve(settings: ConnectionSettings) -> Found:
     return Found(f"{settings.host} has {', '.join(addresses)}", addresses=addresses)
 
 
-def handshake(session: SmtpSession, steps: Steps) -> bool:
-    """connect, greeting, ehlo, tls and auth, as a send does them; False at the first failure."""
+def handshake(session: SmtpSession, steps: Steps, *, plain_auth: bool = True) -> bool:
+    """connect, greeting, ehlo, tls and auth, as a send does them; False at the first failure.
+    Without ``plain_auth``, credentials are never sent over an unencrypted connection."""
     settings = session.settings
     implicit = settings.tls_mode is TlsMode.IMPLICIT
 
@@ -198,6 +204,8 @@ def handshake(session: SmtpSession, steps: Steps) -> bool:
         return Found(f"NOT encrypted ({why}): the password and mail travel in plain text")
 
     def auth() -> Found:
+        if not (plain_auth or session.encrypted) and (settings.user or settings.password):
+            return Found("not tried: credentials are never sent over a plain connection")
         reply = session.authenticate()
         if reply is None:
             return Found("no credentials configured: skipped")
@@ -393,7 +401,7 @@ def _cause(exc: BaseException) -> tuple[Cause, str]:
                 return Cause.CERT_EXPIRED, message
             return Cause.CERT_UNTRUSTED, message
         if isinstance(seen, ssl.SSLError):
-            if "WRONG_VERSION_NUMBER" in (seen.reason or ""):
+            if (seen.reason or "") in _NOT_TLS:
                 return Cause.WRONG_VERSION, ""
             return Cause.UNKNOWN, ""
         if isinstance(seen, socket.gaierror):

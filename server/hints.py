@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import Reason
-from .transport import AUTH, CONNECT, DATA, EHLO, GREETING, MAIL, RCPT, TlsMode
+from .transport import AUTH, CONNECT, DATA, EHLO, GREETING, MAIL, RCPT, TLS, TlsMode
 
 RESOLVE = "resolve"
 RENDER = "render"
@@ -110,16 +110,25 @@ def _tls_listener(f: Failure) -> str | None:
 
 
 def _greeting_timeout(f: Failure) -> str | None:
-    if f.stage == GREETING and f.reason == Reason.SMTP_TIMEOUT:
-        secure = (
-            "set secure to false (a TLS client waits for a greeting sent in plain text)"
-            if f.tls_mode is TlsMode.IMPLICIT
-            else "set secure to true if the port is 465"
-        )
+    if f.stage != GREETING or f.reason != Reason.SMTP_TIMEOUT:
+        return None
+    if f.tls_mode is TlsMode.IMPLICIT:
         return (
-            f"{f.host}:{f.port} accepted the connection but never sent the SMTP greeting: "
-            f"the port speaks another protocol; {secure}, or use the provider's SMTP port "
-            f"({SUBMISSION_PORTS})"
+            f"TLS with {f.host}:{f.port} works but no SMTP greeting came over it: the port "
+            f"is not SMTP; use the provider's SMTP port ({SUBMISSION_PORTS})"
+        )
+    return (
+        f"{f.host}:{f.port} accepted the connection but never sent the SMTP greeting: the "
+        "port speaks another protocol; set secure to true if the port is 465, or use the "
+        f"provider's SMTP port ({SUBMISSION_PORTS})"
+    )
+
+
+def _tls_handshake_timeout(f: Failure) -> str | None:
+    if f.stage == TLS and f.reason == Reason.SMTP_TIMEOUT:
+        return (
+            f"{f.host}:{f.port} did not answer the TLS handshake: the port speaks neither TLS "
+            f"nor SMTP; use the provider's SMTP port ({SUBMISSION_PORTS})"
         )
     return None
 
@@ -210,6 +219,17 @@ def _recipient(f: Failure) -> str | None:
     return None
 
 
+def _message_refused(f: Failure) -> str | None:
+    if f.stage != DATA or f.smtp_code < 500:
+        return None
+    if f.smtp_code == 552:
+        return "the server refused the message as too large (552): shorten the template"
+    return (
+        f"the server refused the message itself ({f.smtp_code}): its content or headers "
+        "broke a policy (spam filter, customHeaders, or a From the account may not use)"
+    )
+
+
 def _temporary(f: Failure) -> str | None:
     if 400 <= f.smtp_code < 500:
         return (
@@ -235,6 +255,7 @@ _RULES: tuple[Rule, ...] = (
     _wrong_version,
     _tls_listener,
     _greeting_timeout,
+    _tls_handshake_timeout,
     _certificate,
     _no_starttls,
     _must_starttls,
@@ -242,6 +263,7 @@ _RULES: tuple[Rule, ...] = (
     _credentials,
     _sender,
     _recipient,
+    _message_refused,
     _greeting_refused,
     _temporary,
 )

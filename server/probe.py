@@ -88,7 +88,8 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
     steps = Steps(Diagnostician(session, budget, look_again=False).explain)
     started = diagnosis.clock()
     with session:
-        ok = handshake(session, steps)
+        # The probe tries ports the admin did not choose: no password travels unencrypted.
+        ok = handshake(session, steps, plain_auth=False)
         if ok:
             session.quit()
     last = steps.results[-1]
@@ -99,19 +100,21 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
         ok=ok,
         encrypted=encrypted,
         failed_step="" if ok else last.name,
-        detail=_detail(steps, ok, encrypted),
+        detail=_detail(steps, ok, encrypted, bool(base.user or base.password)),
         elapsed=diagnosis.clock() - started,
         fragment=_fragment(base, port, mode, encrypted),
     )
 
 
-def _detail(steps: Steps, ok: bool, encrypted: bool) -> str:
+def _detail(steps: Steps, ok: bool, encrypted: bool, credentials: bool) -> str:
     last = steps.results[-1]
     if not ok:
         return f"{last.name} failed: {last.detail}"
-    tls = next((s for s in steps.results if s.name == "tls"), None)
-    how = tls.detail.split(";")[0] if tls and encrypted else "NOT encrypted"
-    return f"works ({how})"
+    if not encrypted:
+        untried = "; AUTH not tried without TLS" if credentials else ""
+        return f"works (NOT encrypted{untried})"
+    tls = next(s for s in steps.results if s.name == "tls")
+    return f"works ({tls.detail.split(';')[0]})"
 
 
 def _fragment(base: ConnectionSettings, port: int, mode: TlsMode, encrypted: bool) -> str:

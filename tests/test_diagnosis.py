@@ -269,3 +269,29 @@ def test_probe_suggests_secure_for_a_tls_port(start_service: ServerFactory, ca: 
     (attempt,) = response.probe_attempts
     assert attempt.ok and attempt.tls_mode == "implicit" and "implicit TLS" in attempt.detail
     assert json.loads(response.suggested_config_json) == {"port": server.port, "secure": True}
+
+
+def test_a_silent_port_reached_with_tls_says_not_tls(client: SmtpConnectorClient) -> None:
+    with SilentListener() as listener:
+        step = failed(run(client, listener.port, secure=True))
+    assert step.name == "connect" and step.reason == "SMTP_TIMEOUT"
+    assert "did not answer the TLS handshake" in step.hint
+
+
+def test_a_refused_message_says_policy(
+    client: SmtpConnectorClient, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.reply_for["DATA"] = "554 5.7.1 Message rejected as spam"
+    step = failed(run(client, smtp_server.port, "user@example.com"))
+    assert step.name == "data" and step.smtp_code == 554
+    assert "policy" in step.hint
+
+
+def test_probe_never_sends_credentials_in_plain_text(
+    start_service: ServerFactory, smtp_server: SmtpServer
+) -> None:
+    client = start_service(probe_ports=(), probe_time_limit=2.0)
+    config = make_config(smtp_server.port, secure=True, username="user", password="pw", **FAST)
+    response = client.test_connection(json.dumps(config), probe=True)
+    (attempt,) = response.probe_attempts
+    assert attempt.ok and "AUTH not tried without TLS" in attempt.detail
