@@ -181,6 +181,12 @@ def _wrapped(label: str, text: str) -> list[str]:
     )
 
 
+def _certificate(cert: pb.PeerCertificate) -> str:
+    names = ", ".join(cert.subject_alt_names) or "none"
+    expires = cert.not_after.ToDatetime().date().isoformat()
+    return f"{cert.subject}, issued by {cert.issuer}; names: {names}; expires {expires}"
+
+
 def format_test(response: pb.TestConnectionResponse) -> str:
     """A connection test for people: a step per line with a tick or cross, its time, its
     SMTP code and detail, and under a failed step the hint; then the probe, if one ran."""
@@ -190,6 +196,8 @@ def format_test(response: pb.TestConnectionResponse) -> str:
         code = f"{step.smtp_code} " if step.smtp_code else ""
         mark = "✓" if step.ok else "✗"
         lines.append(f"{mark} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
+        if step.tls.HasField("peer_certificate"):
+            lines += _wrapped("certificate", _certificate(step.tls.peer_certificate))
         if step.hint:
             lines += _wrapped("hint", step.hint)
     if response.probe_attempts:
@@ -199,8 +207,11 @@ def format_test(response: pb.TestConnectionResponse) -> str:
             millis = attempt.elapsed.ToMilliseconds()
             combo = f"{attempt.port} {attempt.tls_mode}"
             lines.append(f"  {mark} {combo:<15} {millis:>5} ms  {attempt.detail}")
-        if response.suggested_config_json:
-            lines.append(f"  suggested config: {response.suggested_config_json}")
+        suggested = response.suggested_config_json
+        if suggested:
+            lines.append(f"  suggested config: {suggested}")
+            if any(a.config_json == suggested and not a.ok for a in response.probe_attempts):
+                lines.append("  (it connects, but AUTH failed there too: check the credentials)")
         else:
             lines.append("  no other combination works")
     if response.ok:

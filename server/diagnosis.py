@@ -244,7 +244,12 @@ def tls_info(session: SmtpSession) -> TlsInfo:
 
 def _tls_summary(info: TlsInfo) -> str:
     text = f"{info.protocol}, {info.cipher}"
-    return f"{text}; {info.certificate.summary()}" if info.certificate else text
+    cert = info.certificate
+    if cert is None:
+        return text
+    if cert.verified:
+        return f"{text}, certificate verified"
+    return f"{text}, certificate NOT verified ({cert.verification_error})"
 
 
 def _maybe_send(
@@ -325,8 +330,8 @@ class Diagnostician:
             starttls_offered=session.offers("starttls"),
         )
         detail = exc.message
-        if certificate:
-            detail += f"; {certificate.summary()}"
+        if verify_error:
+            detail += f"; certificate NOT verified: {verify_error}"
         return StepResult(
             name,
             False,

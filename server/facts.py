@@ -62,15 +62,6 @@ class CertificateInfo:
     verified: bool
     verification_error: str = ""
 
-    def summary(self) -> str:
-        """One line for people."""
-        names = ", ".join(self.subject_alt_names) or "none"
-        status = "verified" if self.verified else f"NOT verified ({self.verification_error})"
-        return (
-            f"certificate {self.subject} issued by {self.issuer}, names: {names}, "
-            f"expires {self.not_after:%Y-%m-%d}, {status}"
-        )
-
 
 def parse_certificate(der: bytes, *, verified: bool, error: str = "") -> CertificateInfo:
     """The facts of a DER certificate."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from . import diagnosis
 from .deadline import Deadline
 from .diagnosis import Diagnostician, Steps, handshake
-from .transport import ConnectionSettings, SmtpSession, TlsMode, create_ssl_context
+from .transport import AUTH, ConnectionSettings, SmtpSession, TlsMode, create_ssl_context
 
 # The port whose convention is TLS from the first byte; every other port starts plain.
 IMPLICIT_TLS_PORT = 465
@@ -77,7 +77,13 @@ def run_probe(
         attempts = tuple(
             pool.map(lambda combo: _attempt(settings, combo[0], combo[1], budget), combos)
         )
-    working = [a for a in attempts if a.ok and a.encrypted] or [a for a in attempts if a.ok]
+    # Best: everything worked, encrypted; then plain; then a connection whose only failure
+    # was AUTH (the combination is right; the credentials need fixing too).
+    working = (
+        [a for a in attempts if a.ok and a.encrypted]
+        or [a for a in attempts if a.ok]
+        or [a for a in attempts if a.failed_step == AUTH and a.encrypted]
+    )
     return ProbeReport(attempts, working[0].fragment if working else "")
 
 

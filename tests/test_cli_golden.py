@@ -159,3 +159,16 @@ def test_validate_json_comments(
     status, out = run_cli(capsys, "validate", "--target", target(), write(tmp_path, text))
     assert status == 1
     assert_golden("validate-comments.txt", out)
+
+
+def test_an_untrusted_certificate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any
+) -> None:
+    context = server_context(trustme.CA(), "127.0.0.1")
+    with SmtpServer(tls_context=context) as smtp:
+        config = make_config(smtp.port)
+        status, out = run_cli(
+            capsys, "test", "--target", target(), "--config-file", write(tmp_path, config)
+        )
+    assert status == 1
+    assert_golden("test-untrusted-cert.txt", normalize(out, {smtp.port: "SMTP_PORT"}))

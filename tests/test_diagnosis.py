@@ -295,3 +295,25 @@ def test_probe_never_sends_credentials_in_plain_text(
     response = client.test_connection(json.dumps(config), probe=True)
     (attempt,) = response.probe_attempts
     assert attempt.ok and "AUTH not tried without TLS" in attempt.detail
+
+
+def test_probe_suggests_a_combination_whose_only_failure_is_auth(
+    start_service: ServerFactory, starttls_server: SmtpServer, ca: trustme.CA
+) -> None:
+    client = start_service(probe_ports=(), probe_time_limit=3.0)
+    config = make_config(
+        starttls_server.port,
+        secure=True,
+        username="user",
+        password="wrong",
+        tls={"ca": ca.cert_pem.bytes().decode()},
+        **FAST,
+    )
+    response = client.test_connection(json.dumps(config), probe=True)
+    (attempt,) = response.probe_attempts
+    assert not attempt.ok and attempt.failed_step == "auth"
+    assert json.loads(response.suggested_config_json) == {
+        "port": starttls_server.port,
+        "secure": False,
+        "requireTLS": True,
+    }
