@@ -176,8 +176,14 @@ def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
 
 
 def _wrapped(label: str, text: str) -> list[str]:
+    # Break only at spaces: names, addresses and serials stay whole.
     return textwrap.wrap(
-        text, width=_WIDTH, initial_indent=f"    {label}: ", subsequent_indent=" " * 10
+        text,
+        width=_WIDTH,
+        initial_indent=f"    {label}: ",
+        subsequent_indent=" " * 10,
+        break_on_hyphens=False,
+        break_long_words=False,
     )
 
 

@@ -293,7 +293,9 @@ def _quit(session: SmtpSession) -> Found:
 class Diagnostician:
     """Turns a failed step's domain error into a step result with its cause and hint."""
 
-    def __init__(self, session: SmtpSession, deadline: Deadline, *, look_again: bool = True):
+    def __init__(
+        self, session: SmtpSession, deadline: Deadline, *, look_again: bool = True
+    ) -> None:
         self.session = session
         self.deadline = deadline
         # Whether a failure may be looked at once more over a new connection.
@@ -306,7 +308,8 @@ class Diagnostician:
         code = exc.smtp_code if isinstance(exc, SmtpError) else 0
         cause, verify_error = _cause(exc)
         if cause is Cause.UNKNOWN and code == 0:
-            if stage == TLS and not session.encrypted and not session.offers("starttls"):
+            required = settings.tls_mode is TlsMode.STARTTLS_REQUIRED
+            if stage == TLS and required and not session.offers("starttls"):
                 cause = Cause.NO_STARTTLS
             elif stage == AUTH and not session.offers("auth"):
                 cause = Cause.NO_AUTH

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from tests.support.listeners import (
     FullBacklogListener,
     SilentListener,
     closed_port,
+    self_signed_context,
     server_context,
 )
 from tests.support.smtp import SmtpServer
@@ -123,6 +125,23 @@ def test_an_untrusted_certificate_is_shown_with_the_fix(
     assert list(cert.subject_alt_names) == ["127.0.0.1"]
     assert "trustme" in cert.issuer
     assert cert.not_after.ToDatetime().year >= 2030
+
+
+def test_a_self_signed_certificate_says_tls_ca(client: SmtpConnectorClient) -> None:
+    with SmtpServer(tls_context=self_signed_context(trustme.CA())) as server:
+        step = failed(run(client, server.port))
+    assert step.name == "tls"
+    assert step.tls.peer_certificate.verification_error == "self-signed certificate"
+    assert "self-signed" in step.hint and "tls.ca" in step.hint
+
+
+def test_an_expired_certificate_says_renew(client: SmtpConnectorClient, ca: trustme.CA) -> None:
+    expired = datetime.now(UTC) - timedelta(days=1)
+    with SmtpServer(tls_context=server_context(ca, "127.0.0.1", not_after=expired)) as server:
+        step = failed(run(client, server.port, tls={"ca": ca.cert_pem.bytes().decode()}))
+    assert step.tls.peer_certificate.verification_error == "certificate has expired"
+    assert step.tls.peer_certificate.not_after.ToDatetime(UTC) < datetime.now(UTC)
+    assert "expired" in step.hint and "renew" in step.hint
 
 
 def test_a_certificate_for_another_name_says_servername(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from datetime import datetime
 
 import trustme
 
@@ -50,10 +51,21 @@ def closed_port() -> int:
     return free_port()
 
 
-def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
-    """A server TLS context with a certificate for ``names`` issued by ``ca``."""
+def server_context(
+    ca: trustme.CA, *names: str, not_after: datetime | None = None
+) -> ssl.SSLContext:
+    """A server TLS context with a certificate for ``names`` issued by ``ca`` (expiring at
+    ``not_after``, when given)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*names).configure_cert(context)
+    ca.issue_cert(*names, not_after=not_after).configure_cert(context)
+    return context
+
+
+def self_signed_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server TLS context presenting a self-signed certificate (``ca``'s own)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with ca.cert_pem.tempfile() as cert, ca.private_key_pem.tempfile() as key:
+        context.load_cert_chain(cert, key)
     return context
 
 
