@@ -45,6 +45,7 @@ class SmtpConnectorClient:
                 if credentials is not None
                 else grpc.insecure_channel(target)
             )
+        self.target = target
         self._channel = channel
         self._stub = pb_grpc.SmtpConnectorServiceStub(channel)
         self.timeout = timeout
@@ -57,16 +58,18 @@ class SmtpConnectorClient:
         *,
         config_json: str = "",
         idempotency_key: str = "",
+        profile: str = "",
         timeout: float | None = None,
     ) -> pb.SendMessageResponse:
-        """Send the template for ``usage_type`` to ``to``; returns once the SMTP server
-        accepted the message."""
+        """Send the template for ``usage_type`` to ``to`` (with the server's ``profile``, the
+        default one when empty); returns once the SMTP server accepted the message."""
         request = pb.SendMessageRequest(
             to=to,
             usage_type=usage_type,
             payload=to_struct(payload),
             config_json=config_json,
             idempotency_key=idempotency_key,
+            profile=profile,
         )
         try:
             response: pb.SendMessageResponse = self._stub.SendMessage(
@@ -77,12 +80,18 @@ class SmtpConnectorClient:
         return response
 
     def validate_config(
-        self, config_json: str, *, timeout: float | None = None
+        self,
+        config_json: str,
+        *,
+        resolve: pb.TemplateLookup | None = None,
+        timeout: float | None = None,
     ) -> pb.ValidateConfigResponse:
-        """Check a config; an invalid one is a response with ``valid`` false, not an error."""
+        """Check a config; an invalid one is a response with ``valid`` false, not an error.
+        With ``resolve``, the response's ``resolution`` shows that send's template lookup."""
+        request = pb.ValidateConfigRequest(config_json=config_json, resolve=resolve)
         try:
             response: pb.ValidateConfigResponse = self._stub.ValidateConfig(
-                pb.ValidateConfigRequest(config_json=config_json), timeout=timeout or self.timeout
+                request, timeout=timeout or self.timeout
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
@@ -94,12 +103,13 @@ class SmtpConnectorClient:
         test_recipient: str = "",
         *,
         probe: bool = False,
+        profile: str = "",
         timeout: float | None = None,
     ) -> pb.TestConnectionResponse:
-        """Try a config (the server's own when empty) against its SMTP server; with ``probe``,
-        also try the other common port and TLS combinations."""
+        """Try a config (the server's own ``profile`` when empty) against its SMTP server;
+        with ``probe``, also try the other common port and TLS combinations."""
         request = pb.TestConnectionRequest(
-            config_json=config_json, test_recipient=test_recipient, probe=probe
+            config_json=config_json, test_recipient=test_recipient, probe=probe, profile=profile
         )
         try:
             response: pb.TestConnectionResponse = self._stub.TestConnection(

@@ -60,13 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--payload", default="{}", help="payload as a JSON object")
     send.add_argument("--config-file", help="send with this inline config instead of the server's")
     send.add_argument("--idempotency-key", default="")
+    send.add_argument("--profile", default="", help="the server's sender profile [default]")
 
     validate = client_command("validate", "check a config file")
     validate.add_argument("config_file", help="connector config JSON file")
+    validate.add_argument("--resolve", metavar="USAGE_TYPE", help="show this template lookup")
+    validate.add_argument("--locale", default="", help="the payload locale for --resolve")
 
     test = client_command("test", "test the connection to the SMTP server")
     test.add_argument("--config-file", help="test this config instead of the server's")
     test.add_argument("--to", default="", help="also send the Test template to this address")
+    test.add_argument("--profile", default="", help="the server's sender profile [default]")
     test.add_argument(
         "--probe",
         action="store_true",
@@ -128,6 +132,7 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
         payload,
         config_json=_read(args.config_file),
         idempotency_key=args.idempotency_key,
+        profile=args.profile,
     )
     if args.json:
         _print_json(response)
@@ -138,7 +143,10 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
 
 
 def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.validate_config(_read(args.config_file))
+    resolve = None
+    if args.resolve:
+        resolve = pb.TemplateLookup(usage_type=args.resolve, locale=args.locale)
+    response = client.validate_config(_read(args.config_file), resolve=resolve)
     if args.json:
         _print_json(response)
     else:
@@ -156,6 +164,9 @@ def format_validation(response: pb.ValidateConfigResponse) -> str:
         where = issue.field_path or "(config)"
         code = f" [{issue.code}]" if issue.code else ""
         lines.append(f"{mark} {severity:<7} {where}: {issue.message}{code}")
+    for step in response.resolution.candidates:
+        found = step.template_path or "-"
+        lines.append(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
     errors = sum(issue.severity == pb.SEVERITY_ERROR for issue in issues)
     counts = f"{_plural(errors, 'error')}, {_plural(len(issues) - errors, 'warning')}"
     lines.append(f"config is {'valid' if response.valid else 'invalid'} ({counts})")
@@ -167,7 +178,9 @@ def _plural(count: int, word: str) -> str:
 
 
 def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.test_connection(_read(args.config_file), args.to, probe=args.probe)
+    response = client.test_connection(
+        _read(args.config_file), args.to, profile=args.profile, probe=args.probe
+    )
     if args.json:
         _print_json(response)
     else:

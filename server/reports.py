@@ -10,7 +10,7 @@ from .diagnosis import StepResult, TestReport
 from .facts import Capabilities, CertificateInfo, TlsInfo
 from .probe import ProbeReport
 from .transport import TlsMode
-from .validation import Severity, ValidationReport
+from .validation import Resolution, Severity, ValidationReport
 
 _SEVERITIES = {Severity.ERROR: pb.SEVERITY_ERROR, Severity.WARNING: pb.SEVERITY_WARNING}
 _PROBE_MODES = {
@@ -120,4 +120,21 @@ def validate_config_response(report: ValidationReport) -> pb.ValidateConfigRespo
             for issue in report.issues
         ],
         normalized_config_json=report.normalized_json,
+        resolution=_resolution(report.resolution),
+    )
+
+
+def _resolution(resolution: Resolution | None) -> pb.TemplateResolution | None:
+    if resolution is None:
+        return None
+    return pb.TemplateResolution(
+        candidates=[
+            pb.TemplateCandidate(
+                usage_type=c.usage_type,
+                locale=c.locale or "",
+                template_path="" if c.template is None else c.template.path,
+            )
+            for c in resolution.candidates
+        ],
+        template_path=resolution.template_path,
     )

@@ -14,12 +14,13 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .deadline import Deadline
 from .diagnosis import run_connection_test
-from .errors import ConfigNotLoaded, SmtpConnectorError
+from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
 from .probe import DEFAULT_PORTS, run_probe
+from .profiles import Profiles
 from .reports import test_connection_response, validate_config_response
 from .status import internal_status, to_status
-from .validation import validate_config
+from .validation import TemplateLookup, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -69,31 +70,36 @@ def _plain(value: struct_pb2.Value) -> Any:
 
 
 class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
-    """SmtpConnectorService over a Mailer and the server's own config."""
+    """SmtpConnectorService over a Mailer and the server's own config (one, or named
+    profiles)."""
 
     def __init__(
         self,
         mailer: Mailer,
-        server_config: LoadedConfig | None,
+        server_config: LoadedConfig | Profiles | None,
         *,
         probe_ports: tuple[int, ...] = DEFAULT_PORTS,
         probe_time_limit: float = 10.0,
     ) -> None:
         self._mailer = mailer
-        self._server_config = server_config
         self._probe_ports = probe_ports
         self._probe_time_limit = probe_time_limit
+        if isinstance(server_config, LoadedConfig):
+            server_config = Profiles.single(server_config)
+        self.profiles = server_config
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
 
-    def _config(self, config_json: str) -> LoadedConfig:
+    def _config(self, config_json: str, profile: str = "") -> LoadedConfig:
         if config_json:
+            if profile:
+                raise InvalidRequest.for_field("profile", "set either profile or config_json")
             return self._load_inline(config_json)
-        if self._server_config is None:
+        if self.profiles is None:
             raise ConfigNotLoaded(
                 "the server has no config (start it with --config) and the request carries no "
                 "config_json; the message was not sent"
             )
-        return self._server_config
+        return self.profiles.get(profile)
 
     @staticmethod
     def _deadline(context: grpc.ServicerContext) -> Deadline:
@@ -104,7 +110,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         self, request: pb.SendMessageRequest, context: grpc.ServicerContext
     ) -> pb.SendMessageResponse:
         """Send one templated message."""
-        loaded = self._config(request.config_json)
+        loaded = self._config(request.config_json, request.profile)
         result = self._mailer.send(
             loaded,
             SendRequest(request.to, request.usage_type, payload_to_dict(request.payload)),
@@ -122,14 +128,17 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
     ) -> pb.ValidateConfigResponse:
         """Check a config without contacting any server."""
-        return validate_config_response(validate_config(request.config_json))
+        lookup = None
+        if request.HasField("resolve"):
+            lookup = TemplateLookup(request.resolve.usage_type, request.resolve.locale or None)
+        return validate_config_response(validate_config(request.config_json, lookup))
 
     @_reporting_errors
     def TestConnection(  # noqa: N802
         self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
     ) -> pb.TestConnectionResponse:
         """Try the config against its SMTP server and report every step."""
-        loaded = self._config(request.config_json)
+        loaded = self._config(request.config_json, request.profile)
         deadline = self._deadline(context)
         report = run_connection_test(loaded, deadline, request.test_recipient)
         probe = None

@@ -21,9 +21,19 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AliasChoices, BaseModel, ValidationError
 
-from .config import AuthConfig, SmtpConfig, TemplateConfig, TlsConfig, json_path
+from .config import (
+    AuthConfig,
+    DkimConfig,
+    SmtpConfig,
+    TemplateConfig,
+    TlsConfig,
+    json_path,
+    normalize_locale,
+)
+from .dkim import KeyAccess
 from .errors import InvalidConfig
 from .mailer import load_config
+from .templates import Candidate
 
 # The usage types Logto requires a template for.
 REQUIRED_USAGE_TYPES = ("Register", "SignIn", "ForgotPassword", "Generic")
@@ -42,6 +52,9 @@ _STARTTLS_PORTS = frozenset({25, 587, 2525})
 _IMPLICIT_TLS_PORT = 465
 # Parsing only: a template's syntax is the same in every environment.
 _PARSER = SandboxedEnvironment()
+# The template keys that are Jinja2 sources, and those that carry the message's text.
+_TEMPLATE_SOURCES = ("subject", "content", "htmlContent", "sendFrom", "replyTo")
+_TEMPLATE_TEXTS = ("subject", "content", "htmlContent")
 
 
 class Severity(Enum):
@@ -65,11 +78,32 @@ class ConfigIssue:
 
 
 @dataclass(frozen=True)
+class TemplateLookup:
+    """A send whose template lookup to show: its usage type and payload locale."""
+
+    usage_type: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A template lookup step by step; ``template_path`` is the template used, if any."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def template_path(self) -> str:
+        """The JSON path of the first candidate that has a template; empty when none has."""
+        return next((c.template.path for c in self.candidates if c.template is not None), "")
+
+
+@dataclass(frozen=True)
 class ValidationReport:
     """The result of checking a config."""
 
     issues: tuple[ConfigIssue, ...]
     normalized_json: str
+    resolution: Resolution | None = None
 
     @property
     def valid(self) -> bool:
@@ -85,9 +119,9 @@ def _warning(path: str, message: str, code: str) -> ConfigIssue:
     return ConfigIssue(path, message, Severity.WARNING, code)
 
 
-def validate_config(text: str) -> ValidationReport:
+def validate_config(text: str, lookup: TemplateLookup | None = None) -> ValidationReport:
     """Check a config the way a send would load it, and lint it, without contacting any
-    server."""
+    server (nor reading a DKIM key); with a ``lookup``, also resolve its template."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -96,13 +130,17 @@ def validate_config(text: str) -> ValidationReport:
         return ValidationReport((_error("", "must be a JSON object", "INVALID_TYPE"),), "")
     issues = [*_schema_errors(data), *_template_syntax_errors(data)]
     issues += _lints(data)
-    normalized = ""
-    if not any(issue.severity is Severity.ERROR for issue in issues):
-        try:
-            normalized = load_config(text).config.redacted_json()
-        except InvalidConfig as exc:  # a check this module lacks; report it as it is
-            issues += [_error(v.field, v.description, "INVALID_VALUE") for v in exc.violations]
-    return ValidationReport(tuple(issues), normalized)
+    if any(issue.severity is Severity.ERROR for issue in issues):
+        return ValidationReport(tuple(issues), "")
+    try:
+        loaded = load_config(text, key_access=KeyAccess.SKIP)
+    except InvalidConfig as exc:  # a check this module lacks; report it as it is
+        issues += [_error(v.field, v.description, "INVALID_VALUE") for v in exc.violations]
+        return ValidationReport(tuple(issues), "")
+    resolution = None
+    if lookup is not None:
+        resolution = Resolution(loaded.templates.candidates(lookup.usage_type, lookup.locale))
+    return ValidationReport(tuple(issues), loaded.config.redacted_json(), resolution)
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -169,9 +207,8 @@ def _schema_issue(item: Any) -> ConfigIssue:
     if last == "port" and kind in ("greater_than_equal", "less_than_equal"):
         return _error(path, "port must be between 1 and 65535", "PORT_OUT_OF_RANGE")
     if last == "contentType":
-        return _error(
-            path, "unknown contentType: use text/plain or text/html", "UNKNOWN_CONTENT_TYPE"
-        )
+        message = "unknown contentType: use text/plain, text/html or multipart/alternative"
+        return _error(path, message, "UNKNOWN_CONTENT_TYPE")
     if last in ("fromEmail", "replyTo") and kind == "value_error":
         return _error(path, message, "BAD_EMAIL")
     if not loc and "ignoreTLS" in message:
@@ -192,7 +229,7 @@ def _templates(data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
 def _template_syntax_errors(data: dict[str, Any]) -> list[ConfigIssue]:
     issues = []
     for index, template in _templates(data):
-        for key in ("subject", "content"):
+        for key in _TEMPLATE_SOURCES:
             source = template.get(key)
             if not isinstance(source, str):
                 continue
@@ -257,22 +294,24 @@ def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
 
 def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    first_of: dict[str, int] = {}
+    first_of: dict[tuple[str, str], int] = {}
     for index, template in _templates(data):
-        usage = template.get("usageType")
-        if not isinstance(usage, str):
+        usage, locale = template.get("usageType"), template.get("locale") or ""
+        if not isinstance(usage, str) or not isinstance(locale, str):
             continue
-        if usage in first_of:
+        key = (usage, normalize_locale(locale))
+        if key in first_of:
+            which = f"'{usage}' template" + (f" for locale '{locale}'" if locale else "")
             issues.append(
                 _warning(
                     f"templates[{index}].usageType",
-                    f"a second '{usage}' template: only the first (templates[{first_of[usage]}]) "
-                    "is used; remove or rename this one",
+                    f"a second {which}: only the first (templates[{first_of[key]}]) is used; "
+                    "remove or rename this one",
                     "DUPLICATE_USAGE_TYPE",
                 )
             )
             continue
-        first_of[usage] = index
+        first_of[key] = index
         if usage in CODE_USAGE_TYPES and not _uses_code(template):
             issues.append(
                 _warning(
@@ -290,15 +329,15 @@ def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
                 "MISSING_TEMPLATE",
             )
             for usage in REQUIRED_USAGE_TYPES
-            if usage not in first_of
+            if usage not in {usage for usage, _ in first_of}
         ]
     return issues
 
 
 def _uses_code(template: dict[str, Any]) -> bool:
-    """Whether the subject or content refers to ``code`` (or ``link``, for magic links)."""
+    """Whether the subject or a body refers to ``code`` (or ``link``, for magic links)."""
     names: set[str] = set()
-    for key in ("subject", "content"):
+    for key in _TEMPLATE_TEXTS:
         source = template.get(key)
         if isinstance(source, str):
             try:
@@ -308,7 +347,7 @@ def _uses_code(template: dict[str, Any]) -> bool:
     return bool(names & {"code", "link"})
 
 
-_NESTED: dict[str, type[BaseModel]] = {"auth": AuthConfig, "tls": TlsConfig}
+_NESTED: dict[str, type[BaseModel]] = {"auth": AuthConfig, "tls": TlsConfig, "dkim": DkimConfig}
 
 
 def _known_keys(model: type[BaseModel]) -> tuple[set[str], list[str]]:

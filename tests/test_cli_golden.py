@@ -22,7 +22,8 @@ from smtp_connector.server.app import create_server
 from smtp_connector.server.settings import Settings
 
 from tests.conftest import make_config
-from tests.support.listeners import closed_port, server_context
+from tests.support.listeners import server_context
+from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -16,11 +16,10 @@ from smtp_connector.v1 import smtp_connector_pb2 as pb
 from tests.conftest import ServerFactory, make_config
 from tests.support.listeners import (
     FullBacklogListener,
-    SilentListener,
-    closed_port,
     self_signed_context,
     server_context,
 )
+from tests.support.raw import RawServer, closed_port, never_greets
 from tests.support.smtp import SmtpServer
 
 FAST = {"connectionTimeout": 500, "greetingTimeout": 500, "socketTimeout": 2000}
@@ -107,7 +106,7 @@ def test_a_plain_listener_reached_with_tls_says_wrong_version(
 
 
 def test_a_listener_that_never_greets_says_wrong_protocol(client: SmtpConnectorClient) -> None:
-    with SilentListener() as listener:
+    with RawServer(never_greets) as listener:
         step = failed(run(client, listener.port))
     assert step.name == "greeting"
     assert "never sent the SMTP greeting" in step.hint and "another protocol" in step.hint
@@ -255,7 +254,7 @@ def test_probe_finds_the_working_combination_within_its_time_limit(
     context = server_context(ca, "127.0.0.1")
     with (
         SmtpServer(tls_context=context, implicit_tls=True) as tls_server,
-        SilentListener() as silent,
+        RawServer(never_greets) as silent,
     ):
         ports = (tls_server.port, silent.port, closed_port())
         client = start_service(probe_ports=ports, probe_time_limit=2.0)
@@ -291,7 +290,7 @@ def test_probe_suggests_secure_for_a_tls_port(start_service: ServerFactory, ca: 
 
 
 def test_a_silent_port_reached_with_tls_says_not_tls(client: SmtpConnectorClient) -> None:
-    with SilentListener() as listener:
+    with RawServer(never_greets) as listener:
         step = failed(run(client, listener.port, secure=True))
     assert step.name == "connect" and step.reason == "SMTP_TIMEOUT"
     assert "did not answer the TLS handshake" in step.hint

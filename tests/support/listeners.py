@@ -1,54 +1,13 @@
-"""Misbehaving peers for connection tests: a TCP listener that never speaks, and TLS
-certificates (trustme) for SMTP servers."""
+"""Misbehaving peers for connection tests (with ``raw``): a listener whose connections time
+out, and TLS certificates (trustme) for SMTP servers."""
 
 from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from datetime import datetime
 
 import trustme
-
-from .smtp import free_port
-
-
-class SilentListener:
-    """Accepts TCP connections on 127.0.0.1 and never sends a byte (not an SMTP server)."""
-
-    def __init__(self) -> None:
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        self._accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        self._sock.settimeout(0.05)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self._accepted.append(conn)
-
-    def __enter__(self) -> SilentListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        for conn in self._accepted:
-            conn.close()
-        self._sock.close()
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (free a moment ago)."""
-    return free_port()
 
 
 def server_context(
