@@ -10,7 +10,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,8 @@ import pytest
 import trustme
 from smtp_connector.client import cli
 from smtp_connector.server import diagnosis
-from smtp_connector.server.app import create_server
-from smtp_connector.server.settings import Settings
 
-from tests.conftest import make_config
+from tests.conftest import ServerFactory, make_config
 from tests.support.listeners import server_context
 from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
@@ -41,24 +39,14 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(diagnosis, "clock", clock)
 
 
-Target = tuple[str, list[int]]
-
-
 @pytest.fixture
-def target() -> Iterator[Any]:
-    """Starts smtp-connector with given probe ports; returns its host:port."""
-    servers: list[Any] = []
+def target(start_service: ServerFactory) -> Callable[..., str]:
+    """Starts smtp-connector with the given probe ports; returns its host:port."""
 
     def start(*probe_ports: int) -> str:
-        settings = Settings(address="127.0.0.1:0", probe_ports=probe_ports, probe_time_limit=3)
-        server, port = create_server(settings)
-        server.start()
-        servers.append(server)
-        return f"127.0.0.1:{port}"
+        return start_service(None, probe_ports=probe_ports, probe_time_limit=3).target
 
-    yield start
-    for server in servers:
-        server.stop(None)
+    return start
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -86,7 +74,9 @@ def write(tmp_path: Path, config: dict[str, Any] | str) -> str:
     return str(path)
 
 
-def test_a_working_setup(capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any) -> None:
+def test_a_working_setup(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Callable[..., str]
+) -> None:
     ca = trustme.CA()
     context = server_context(ca, "127.0.0.1")
     with SmtpServer(tls_context=context, users={"user": "secret"}) as smtp:
@@ -107,7 +97,10 @@ def test_a_working_setup(capsys: pytest.CaptureFixture[str], tmp_path: Path, tar
 
 
 def test_a_wrong_port_with_probe(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any, smtp_server: SmtpServer
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    target: Callable[..., str],
+    smtp_server: SmtpServer,
 ) -> None:
     closed = closed_port()
     status, out = run_cli(
@@ -125,7 +118,7 @@ def test_a_wrong_port_with_probe(
 
 
 def test_json_output_is_the_response(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Callable[..., str]
 ) -> None:
     status, out = run_cli(
         capsys,
@@ -142,7 +135,9 @@ def test_json_output_is_the_response(
     assert "nothing listens" in response["steps"][-1]["hint"]
 
 
-def test_validate(capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any) -> None:
+def test_validate(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Callable[..., str]
+) -> None:
     config = make_config(465, password="hunter2", requireTls=True)
     config["templates"][0]["contentType"] = "text/markdown"
     config["templates"][1]["content"] = "<p>{{ code }</p>"
@@ -154,7 +149,7 @@ def test_validate(capsys: pytest.CaptureFixture[str], tmp_path: Path, target: An
 
 
 def test_validate_json_comments(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Callable[..., str]
 ) -> None:
     text = '{\n  "host": "smtp.example.com",\n  "port": 587, // your SMTP port\n}'
     status, out = run_cli(capsys, "validate", "--target", target(), write(tmp_path, text))
@@ -163,7 +158,7 @@ def test_validate_json_comments(
 
 
 def test_an_untrusted_certificate(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Any
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Callable[..., str]
 ) -> None:
     context = server_context(trustme.CA(), "127.0.0.1")
     with SmtpServer(tls_context=context) as smtp:
