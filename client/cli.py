@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
+from ._channel import Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
 from .errors import SmtpConnectorError
 
@@ -40,6 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp-password-file", help="file holding the SMTP password")
     serve.add_argument("--dev-mailbox", help="start a local mailbox storing .eml files here")
     serve.add_argument("--dev-mailbox-address", help="host:port of the mailbox [127.0.0.1:2525]")
+    serve.add_argument(
+        "--no-pool",
+        dest="pool",
+        action="store_const",
+        const=False,
+        help="one SMTP connection per message [SMTP_CONNECTOR_POOL=false]",
+    )
+    serve.add_argument(
+        "--pool-max-connections", type=int, help="SMTP connections per config at most [5]"
+    )
+    serve.add_argument(
+        "--pool-max-messages", type=int, help="messages per SMTP connection at most [100]"
+    )
+    serve.add_argument(
+        "--pool-idle-timeout", type=float, help="seconds an idle SMTP connection stays open [30]"
+    )
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
@@ -50,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
             help="the server's host:port [SMTP_CONNECTOR_TARGET]",
         )
         command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
+        command.add_argument("--ca", help="TLS: PEM file of the CA to trust (implies TLS)")
+        command.add_argument("--cert", help="mutual TLS: PEM file of our certificate chain")
+        command.add_argument("--key", help="mutual TLS: PEM file of our private key")
+        command.add_argument("--tls", action="store_true", help="TLS with the system's CAs")
+        command.add_argument(
+            "--token-file",
+            help="file holding a bearer token [or SMTP_CONNECTOR_TOKEN]; sent only over TLS "
+            "or to a loopback address",
+        )
         command.add_argument("--json", action="store_true", help="print the response as JSON")
         return command
 
@@ -99,6 +125,10 @@ def _serve(args: argparse.Namespace) -> int:
         "smtp_password_file": args.smtp_password_file,
         "dev_mailbox": args.dev_mailbox,
         "dev_mailbox_address": args.dev_mailbox_address,
+        "pool": args.pool,
+        "pool_max_connections": args.pool_max_connections,
+        "pool_max_messages": args.pool_max_messages,
+        "pool_idle_timeout": args.pool_idle_timeout,
     }
     try:
         settings = Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -112,6 +142,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _channel_security(args: argparse.Namespace) -> tuple[Tls | None, str | None]:
+    """The TLS settings and bearer token the flags and environment ask for."""
+    tls = None
+    if args.tls or args.ca or args.cert or args.key:
+        tls = Tls.from_files(args.ca, args.cert, args.key)
+    token = os.environ.get("SMTP_CONNECTOR_TOKEN") or None
+    if args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip()
+    return tls, token
 
 
 def _read(path: str | None) -> str:
@@ -250,14 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     try:
-        with SmtpConnectorClient(args.target, timeout=args.timeout) as client:
+        tls, token = _channel_security(args)
+        with SmtpConnectorClient(args.target, timeout=args.timeout, tls=tls, token=token) as client:
             return _CLIENT_COMMANDS[args.command](client, args)
     except SmtpConnectorError as exc:
         print(f"error: {exc.reason or exc.code.name}: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:
             print(f"  {violation.field}: {violation.description}", file=sys.stderr)
         return 1
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

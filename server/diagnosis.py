@@ -48,6 +48,8 @@ clock: Callable[[], float] = time.monotonic
 # OpenSSL's verification results (X509_V_ERR_*) that say why a certificate was refused.
 _CERT_EXPIRED = frozenset({9, 10})  # not yet valid, expired
 _CERT_HOSTNAME = frozenset({62, 64})  # hostname mismatch, IP address mismatch
+# The AUTH mechanisms a user and password can log in with (smtplib's).
+_PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
 # OpenSSL's reasons when the peer answers a TLS handshake with something that is not TLS
 # (plain SMTP's "220 ..." greeting); which one depends on the OpenSSL version.
 _NOT_TLS = frozenset(
@@ -311,7 +313,7 @@ class Diagnostician:
             required = settings.tls_mode is TlsMode.STARTTLS_REQUIRED
             if stage == TLS and required and not session.offers("starttls"):
                 cause = Cause.NO_STARTTLS
-            elif stage == AUTH and not session.offers("auth"):
+            elif stage == AUTH and not _PASSWORD_MECHANISMS & set(session.auth_mechanisms()):
                 cause = Cause.NO_AUTH
         tls = None
         if verify_error and self.look_again:
@@ -330,7 +332,7 @@ class Diagnostician:
             cause=cause,
             tls_listener=listener,
             certificate_names=certificate.subject_alt_names if certificate else (),
-            starttls_offered=session.offers("starttls"),
+            auth_offered=session.offers("auth"),
         )
         detail = exc.message
         if verify_error:

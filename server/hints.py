@@ -52,8 +52,8 @@ class Failure:
     tls_listener: bool | None = None
     # The names on the server's certificate, when it could be read.
     certificate_names: tuple[str, ...] = ()
-    # Whether the server offered STARTTLS, as far as the test got.
-    starttls_offered: bool = False
+    # Whether the server advertised AUTH at all, as far as the test got.
+    auth_offered: bool = False
 
 
 Rule = Callable[[Failure], str | None]
@@ -175,7 +175,7 @@ def _no_starttls(f: Failure) -> str | None:
 
 def _no_auth(f: Failure) -> str | None:
     if f.stage == AUTH and f.cause is Cause.NO_AUTH:
-        if not f.starttls_offered and f.tls_mode is not TlsMode.IMPLICIT:
+        if not f.auth_offered and f.tls_mode is not TlsMode.IMPLICIT:
             return (
                 "the server offers no AUTH here: most servers offer it only after TLS; use "
                 "port 587 without ignoreTLS, or 465 with secure: true"
@@ -184,6 +184,16 @@ def _no_auth(f: Failure) -> str | None:
             "the server offers no AUTH mechanism this client supports (PLAIN, LOGIN, "
             "CRAM-MD5): remove username and password if it is a relay that needs none, or "
             "use the provider's submission port 587"
+        )
+    return None
+
+
+def _plaintext_refused(f: Failure) -> str | None:
+    if f.reason == Reason.PLAINTEXT_AUTH_REFUSED:
+        return (
+            "the connection is not encrypted, so the password was not sent: use port 587 "
+            "without ignoreTLS (STARTTLS) or 465 with secure: true; allowPlaintextAuth: true "
+            "only on a network you trust"
         )
     return None
 
@@ -259,6 +269,7 @@ _RULES: tuple[Rule, ...] = (
     _certificate,
     _no_starttls,
     _must_starttls,
+    _plaintext_refused,
     _no_auth,
     _credentials,
     _sender,

@@ -32,8 +32,9 @@ from .config import (
 )
 from .dkim import KeyAccess
 from .errors import InvalidConfig
-from .mailer import load_config
+from .mailer import LoadedConfig, load_config
 from .templates import Candidate
+from .transport import create_ssl_context
 
 # The usage types Logto requires a template for.
 REQUIRED_USAGE_TYPES = ("Register", "SignIn", "ForgotPassword", "Generic")
@@ -134,13 +135,39 @@ def validate_config(text: str, lookup: TemplateLookup | None = None) -> Validati
         return ValidationReport(tuple(issues), "")
     try:
         loaded = load_config(text, key_access=KeyAccess.SKIP)
+        create_ssl_context(loaded.connection)  # tls.ca, tls.cert and tls.key must load
     except InvalidConfig as exc:  # a check this module lacks; report it as it is
         issues += [_error(v.field, v.description, "INVALID_VALUE") for v in exc.violations]
         return ValidationReport(tuple(issues), "")
+    issues += _security_warnings(loaded)
     resolution = None
     if lookup is not None:
         resolution = Resolution(loaded.templates.candidates(lookup.usage_type, lookup.locale))
     return ValidationReport(tuple(issues), loaded.config.redacted_json(), resolution)
+
+
+def _security_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:
+    """Settings that work but weaken the connection's security, said out loud."""
+    config = loaded.config
+    issues = []
+    if not config.tls.reject_unauthorized:
+        issues.append(
+            _warning(
+                "tls.rejectUnauthorized",
+                "the server's certificate is not verified: anyone on the network path can "
+                "read the mail and the credentials; prefer tls.ca for a private CA",
+                "CERTIFICATE_NOT_VERIFIED",
+            )
+        )
+    if config.allow_plaintext_auth:
+        issues.append(
+            _warning(
+                "allowPlaintextAuth",
+                "credentials may be sent over an unencrypted connection",
+                "PLAINTEXT_AUTH_ALLOWED",
+            )
+        )
+    return issues
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -172,6 +172,22 @@ def test_535_says_credentials_and_app_password(client: SmtpConnectorClient) -> N
     assert "wrong" not in step.detail + step.hint
 
 
+def test_plaintext_auth_refused_says_use_tls(client: SmtpConnectorClient) -> None:
+    with SmtpServer(users={"user": "secret"}) as server:
+        step = failed(
+            run(client, server.port, username="user", password="secret", allowPlaintextAuth=False)
+        )
+    assert step.name == "auth" and step.reason == "PLAINTEXT_AUTH_REFUSED"
+    assert "not encrypted" in step.hint and "587" in step.hint
+
+
+def test_no_password_mechanism_says_so(client: SmtpConnectorClient) -> None:
+    with SmtpServer(users={"user": "secret"}, auth_mechanisms=("XOAUTH2",)) as server:
+        step = failed(run(client, server.port, username="user", password="secret"))
+    assert step.name == "auth" and step.reason == "SMTP_AUTH_FAILED"
+    assert "no AUTH mechanism this client supports" in step.hint
+
+
 def test_no_auth_before_tls_says_use_tls(client: SmtpConnectorClient) -> None:
     with SmtpServer(users={"user": "secret"}, auth_require_tls=True) as server:
         step = failed(run(client, server.port, username="user", password="secret"))
@@ -227,13 +243,13 @@ def test_a_working_setup_reports_every_fact(
     caps = steps["ehlo"].capabilities
     assert caps.starttls and caps.smtputf8 and caps.eight_bit_mime
     assert caps.size_advertised and caps.size_limit == 33554432
-    assert list(caps.auth_mechanisms) == ["LOGIN", "PLAIN"]
+    assert list(caps.auth_mechanisms) == ["CRAM-MD5", "LOGIN", "PLAIN", "XOAUTH2"]
     assert not caps.pipelining
     tls = steps["tls"].tls
     assert tls.protocol.startswith("TLSv1.") and tls.cipher and not tls.implicit
     assert tls.peer_certificate.verified and not tls.peer_certificate.verification_error
     assert not steps["tls"].capabilities.starttls  # EHLO after STARTTLS
-    assert steps["auth"].auth_mechanism == "PLAIN"
+    assert steps["auth"].auth_mechanism == "CRAM-MD5"  # smtplib's first choice
     assert steps["data"].smtp_code == 250
     assert len(starttls_server.received) == 1
     assert all(not s.hint and not s.reason for s in response.steps)
