@@ -16,6 +16,7 @@ from .transport import AUTH, ConnectionSettings, SmtpSession, TlsMode, create_ss
 # The port whose convention is TLS from the first byte; every other port starts plain.
 IMPLICIT_TLS_PORT = 465
 DEFAULT_PORTS = (465, 587, 2525, 25)
+DEFAULT_TIME_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def run_probe(
     deadline: Deadline,
     *,
     ports: tuple[int, ...] = DEFAULT_PORTS,
-    time_limit: float = 10.0,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> ProbeReport:
     """Try every candidate in parallel, each bounded by ``time_limit`` and the deadline."""
     left = deadline.remaining()

@@ -16,7 +16,7 @@ from .deadline import Deadline
 from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
-from .probe import DEFAULT_PORTS, run_probe
+from .probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from .profiles import Profiles
 from .reports import test_connection_response, validate_config_response
 from .status import internal_status, to_status
@@ -79,7 +79,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         server_config: LoadedConfig | Profiles | None,
         *,
         probe_ports: tuple[int, ...] = DEFAULT_PORTS,
-        probe_time_limit: float = 10.0,
+        probe_time_limit: float = DEFAULT_TIME_LIMIT,
     ) -> None:
         self._mailer = mailer
         self._probe_ports = probe_ports
