@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
+from ._auth import BearerToken
 from .errors import from_rpc_error
 
 DEFAULT_TIMEOUT = 30.0
@@ -38,6 +39,7 @@ class SmtpConnectorClient:
         timeout: float = DEFAULT_TIMEOUT,
         credentials: grpc.ChannelCredentials | None = None,
         channel: grpc.Channel | None = None,
+        token: str | None = None,
     ) -> None:
         if channel is None:
             channel = (
@@ -46,6 +48,9 @@ class SmtpConnectorClient:
                 else grpc.insecure_channel(target)
             )
         self._channel = channel
+        if token:
+            # A bearer token for a server that checks callers (see the README's settings).
+            channel = grpc.intercept_channel(channel, BearerToken(token))
         self._stub = pb_grpc.SmtpConnectorServiceStub(channel)
         self.timeout = timeout
 

@@ -16,6 +16,11 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
 ├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
+│                                  (SERVER_DRAINING: it is shutting down)
+├── UnauthenticatedError           UNAUTHENTICATED: no bearer token was sent
+├── PermissionDeniedError          INVALID_TOKEN, INLINE_CONFIG_DISABLED, SMTP_HOST_NOT_ALLOWED
+├── ResourceExhaustedError         TOO_MANY_REQUESTS, RATE_LIMITED, LIMIT_EXCEEDED;
+│                                  ``retry_after`` from RetryInfo
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
 
@@ -34,7 +39,9 @@ __all__ = [
     "FieldViolation",
     "InternalError",
     "InvalidRequestError",
+    "PermissionDeniedError",
     "RecipientRefusedError",
+    "ResourceExhaustedError",
     "ServiceUnavailableError",
     "SmtpAuthError",
     "SmtpConnectorError",
@@ -44,6 +51,7 @@ __all__ = [
     "TemplateNotFoundError",
     "TemplateRenderError",
     "TemplateVariableMissingError",
+    "UnauthenticatedError",
     "from_rpc_error",
 ]
 
@@ -146,6 +154,20 @@ class InternalError(SmtpConnectorError):
     """A bug in smtp-connector."""
 
 
+class UnauthenticatedError(SmtpConnectorError):
+    """The service wants a bearer token and the call sent none."""
+
+
+class PermissionDeniedError(SmtpConnectorError):
+    """The token is wrong, or the server refuses the inline config."""
+
+
+class ResourceExhaustedError(SmtpConnectorError):
+    """Too many calls at once or too fast; retry after ``retry_after`` seconds (when set)."""
+
+    retry_after: float | None = None
+
+
 _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "INVALID_REQUEST": InvalidRequestError,
     "INVALID_RECIPIENT": InvalidRequestError,
@@ -166,6 +188,14 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "DELIVERY_STATE_UNKNOWN": DeliveryUnknownError,
     "DEADLINE_EXCEEDED": DeadlineExceededError,
     "INTERNAL": InternalError,
+    "UNAUTHENTICATED": UnauthenticatedError,
+    "INVALID_TOKEN": PermissionDeniedError,
+    "INLINE_CONFIG_DISABLED": PermissionDeniedError,
+    "SMTP_HOST_NOT_ALLOWED": PermissionDeniedError,
+    "TOO_MANY_REQUESTS": ResourceExhaustedError,
+    "RATE_LIMITED": ResourceExhaustedError,
+    "LIMIT_EXCEEDED": ResourceExhaustedError,
+    "SERVER_DRAINING": ServiceUnavailableError,
 }
 
 # For statuses without an ErrorInfo: those made by gRPC itself, not by the service.
@@ -174,6 +204,9 @@ _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
     grpc.StatusCode.UNAVAILABLE: ServiceUnavailableError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
     grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 
 
@@ -184,6 +217,7 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
     status = rpc_status.from_call(call)
     reason, metadata = "", {}
     violations: tuple[FieldViolation, ...] = ()
+    retry_after: float | None = None
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -196,11 +230,18 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
                 violations = tuple(
                     FieldViolation(v.field, v.description) for v in bad.field_violations
                 )
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                retry_after = retry.retry_delay.ToNanoseconds() / 1e9
     error_type = _BY_REASON.get(reason) or _BY_CODE.get(code, SmtpConnectorError)
-    return error_type(
+    typed = error_type(
         call.details() or code.name,
         code=code,
         reason=reason,
         metadata=metadata,
         field_violations=violations,
     )
+    if isinstance(typed, ResourceExhaustedError):
+        typed.retry_after = retry_after
+    return typed

@@ -1,72 +1,226 @@
-"""Building the gRPC server (``create_server``) and running it until SIGTERM (``serve``)."""
+"""Building the gRPC server (``create_server``/``build_service``) and running it (``serve``):
+SIGTERM/SIGINT drain it gracefully, SIGHUP reloads the config."""
 
 from __future__ import annotations
 
 import logging
+import queue
 import signal
-import threading
+import time
 from concurrent import futures
+from dataclasses import dataclass
 from types import FrameType
 
 import grpc
+from grpc_reflection.v1alpha import reflection
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .devmailbox import DevMailbox
+from .guard import InlineGuard
+from .health import SERVICE_NAME, Health
+from .interceptors import BearerTokenInterceptor, ObservingInterceptor
+from .limits import Admission, RateLimiter, ServiceLimitsInterceptor, check_template_sizes
+from .logs import configure_logging
 from .mailer import LoadedConfig, Mailer, load_config
+from .metrics import Metrics
+from .reload import Reloader
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
+from .transport import SmtpTransport
 
 log = logging.getLogger(__name__)
+
+# Threads kept free of service RPCs, so health checks answer while every worker sends mail.
+_SPARE_THREADS = 2
+# RPCs gRPC itself accepts beyond the service's limit (health checks, reflection) before it
+# answers RESOURCE_EXHAUSTED on its own: the queue stays bounded whatever arrives.
+_EXTRA_RPCS = 16
 
 
 def load_server_config(settings: Settings) -> LoadedConfig | None:
     """The config named by the settings, loaded and compiled; None when none is named.
-    Raises InvalidConfig (naming every bad field) or OSError (the file cannot be read)."""
+    Raises InvalidConfig (naming every bad field), InvalidRequest (a template over the size
+    limit) or OSError (the file cannot be read)."""
     if settings.config is None:
         return None
     text = settings.config.read_text(encoding="utf-8")
-    return load_config(text, password=settings.password_override())
+    loaded = load_config(text, password=settings.password_override())
+    check_template_sizes(loaded.config, settings.max_template_bytes)
+    return loaded
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC channel arguments: message size and keepalive (see the README's settings)."""
+    options = [
+        ("grpc.max_receive_message_length", settings.max_request_bytes),
+        ("grpc.keepalive_time_ms", int(settings.keepalive_time * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        (
+            "grpc.http2.min_ping_interval_without_data_ms",
+            int(settings.keepalive_min_ping_interval * 1000),
+        ),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
+    if settings.max_connection_age:
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(settings.grace_period * 1000)),
+        ]
+    return options
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS (mTLS with a client CA) for the listener; None for a plain listener."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    client_ca = settings.tls_client_ca_file
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=client_ca.read_bytes() if client_ca else None,
+        require_client_auth=client_ca is not None,
+    )
+
+
+@dataclass
+class Service:
+    """A built server and the parts that run it."""
+
+    server: grpc.Server
+    port: int
+    servicer: SmtpConnectorServicer
+    mailer: Mailer
+    health: Health
+    admission: Admission
+    metrics: Metrics
+
+    def reloader(self, settings: Settings) -> Reloader:
+        """Reloads the config named by the settings into this service."""
+        return Reloader(
+            lambda: load_server_config(settings),
+            self.servicer,
+            self.mailer,
+            self.health,
+            self.metrics,
+        )
+
+    def drain(self, grace: float) -> None:
+        """NOT_SERVING, new RPCs refused, in-flight ones given ``grace`` seconds, then the
+        server stops and the SMTP connections close."""
+        started = time.monotonic()
+        self.health.drain()
+        if not self.admission.drain(grace):
+            log.warning(
+                "%d requests still running after %.1f s: cancelling them",
+                self.admission.in_flight,
+                grace,
+            )
+        remaining = max(0.0, grace - (time.monotonic() - started))
+        self.server.stop(min(remaining, 1.0)).wait()
+        self.mailer.close()
+
+
+def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Service:
+    """A server bound to ``settings.address`` (port 0 picks a free port), not yet started."""
+    metrics = Metrics()
+    mailer = mailer or Mailer(metrics.instrument(SmtpTransport))
+    server_config = load_server_config(settings)
+    guard = InlineGuard(
+        enabled=settings.allow_inline_config,
+        host_patterns=settings.inline_allowed_hosts,
+        ports=settings.inline_allowed_ports,
+        allowed_networks=settings.inline_allowed_networks,
+        max_template_bytes=settings.max_template_bytes,
+    )
+    servicer = SmtpConnectorServicer(mailer, server_config, inline_guard=guard)
+    admission = Admission(settings.concurrency())
+    rate_limiter = (
+        RateLimiter(settings.rate_limit, settings.rate_limit_burst) if settings.rate_limit else None
+    )
+    interceptors: list[grpc.ServerInterceptor] = [ObservingInterceptor(metrics)]
+    tokens = settings.auth_token_list()
+    if tokens:
+        interceptors.append(BearerTokenInterceptor(tokens))
+    elif settings.auth_tokens is not None or settings.auth_tokens_file is not None:
+        raise ValueError("bearer-token authentication is configured but no token is set")
+    interceptors.append(
+        ServiceLimitsInterceptor(admission, rate_limiter, settings.max_payload_depth)
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.concurrency() + _SPARE_THREADS),
+        interceptors=interceptors,
+        options=server_options(settings),
+        maximum_concurrent_rpcs=settings.concurrency() + _EXTRA_RPCS,
+    )
+    pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
+    health = Health()
+    health.add_to(server)
+    health.set_serving(server_config is not None)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
+        )
+    credentials = server_credentials(settings)
+    if credentials is not None:
+        port = server.add_secure_port(settings.address, credentials)
+    else:
+        port = server.add_insecure_port(settings.address)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.address}")
+    return Service(server, port, servicer, mailer, health, admission, metrics)
 
 
 def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
     returns it with the port it bound."""
-    servicer = SmtpConnectorServicer(mailer or Mailer(), load_server_config(settings))
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers))
-    pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port(settings.address)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.address}")
-    return server, port
+    service = build_service(settings, mailer=mailer)
+    return service.server, service.port
 
 
 def serve(settings: Settings) -> None:
-    """Run the server until SIGTERM or SIGINT, then stop gracefully: new RPCs are refused and
-    in-flight ones get ``grace_period`` seconds to finish."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Run the server until SIGTERM or SIGINT, then drain it (``Service.drain``); SIGHUP
+    reloads the config."""
+    configure_logging(settings.log_level, settings.log_format)
     mailbox = None
     if settings.dev_mailbox is not None:
         host, port = split_address(settings.dev_mailbox_address)
         mailbox = DevMailbox(settings.dev_mailbox, host, port)
         mailbox.start()
-    mailer = Mailer()
-    server, port = create_server(settings, mailer=mailer)
-    stop = threading.Event()
+    service = build_service(settings)
+    metrics_server = None
+    if settings.metrics_address is not None:
+        metrics_server = service.metrics.serve(settings.metrics_address)
+        log.info("metrics on http://%s/metrics", settings.metrics_address)
+    reloader = service.reloader(settings)
+    signals: queue.SimpleQueue[signal.Signals] = queue.SimpleQueue()
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        stop.set()
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals.put(signal.Signals(signum))
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    server.start()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    service.server.start()
     host = settings.address.rpartition(":")[0]
-    log.info("smtp-connector listening on %s:%d", host, port)
-    stop.wait()
-    server.stop(settings.grace_period).wait()
-    mailer.close()
+    tls = "TLS" if settings.tls_cert_file else "plaintext"
+    log.info("smtp-connector listening on %s:%d (%s)", host, service.port, tls)
+    while True:
+        try:
+            signum = signals.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        if signum == signal.SIGHUP:
+            log.info("received SIGHUP: reloading the config")
+            reloader.reload()
+            continue
+        log.info(
+            "received %s: draining for up to %.1f s",
+            signum.name,
+            settings.grace_period,
+        )
+        break
+    service.drain(settings.grace_period)
+    if metrics_server is not None:
+        metrics_server.shutdown()
     if mailbox is not None:
         mailbox.stop()
     log.info("smtp-connector stopped")

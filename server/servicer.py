@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
@@ -28,6 +28,12 @@ _Handler = Callable[[Any, _Request, grpc.ServicerContext], _Response]
 
 _SEVERITIES = {Severity.ERROR: pb.SEVERITY_ERROR, Severity.WARNING: pb.SEVERITY_WARNING}
 _INLINE_CACHE_SIZE = 64
+
+
+class InlineConfigGuard(Protocol):
+    """Decides whether (and how) an inline ``config_json`` may be used (see guard.py)."""
+
+    def admit(self, config_json: str, load: Callable[[str], LoadedConfig]) -> LoadedConfig: ...
 
 
 def _reporting_errors(handler: _Handler[_Request, _Response]) -> _Handler[_Request, _Response]:
@@ -77,13 +83,30 @@ def _duration(seconds: float) -> Duration:
 class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     """SmtpConnectorService over a Mailer and the server's own config."""
 
-    def __init__(self, mailer: Mailer, server_config: LoadedConfig | None) -> None:
+    def __init__(
+        self,
+        mailer: Mailer,
+        server_config: LoadedConfig | None,
+        inline_guard: InlineConfigGuard | None = None,
+    ) -> None:
         self._mailer = mailer
         self._server_config = server_config
+        self._inline_guard = inline_guard
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
+
+    @property
+    def server_config(self) -> LoadedConfig | None:
+        """The server's own config, if one is loaded."""
+        return self._server_config
+
+    def use_config(self, loaded: LoadedConfig | None) -> None:
+        """Serve with a new server config from now on (a reload)."""
+        self._server_config = loaded
 
     def _config(self, config_json: str) -> LoadedConfig:
         if config_json:
+            if self._inline_guard is not None:
+                return self._inline_guard.admit(config_json, self._load_inline)
             return self._load_inline(config_json)
         if self._server_config is None:
             raise ConfigNotLoaded(
