@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -27,7 +27,11 @@ SERVICE_PREFIX = "/smtp_connector.v1.SmtpConnectorService/"
 _CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _STATUS_DETAILS = "grpc-status-details-bin"
 
-Handler = grpc.RpcMethodHandler[Any, Any]
+# RpcMethodHandler is generic in the type stubs only, not at run time.
+if TYPE_CHECKING:
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
 Behaviour = Callable[[Any, grpc.ServicerContext], Any]
 Continuation = Callable[[grpc.HandlerCallDetails], Handler | None]
 

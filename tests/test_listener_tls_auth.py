@@ -1,0 +1,127 @@
+"""Listener TLS and mTLS (certificates made here with trustme) and bearer-token callers,
+against real server processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+import trustme
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from smtp_connector.client import SmtpConnectorClient
+from smtp_connector.client.errors import (
+    ConfigNotLoadedError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+from smtp_connector.server.interceptors import BearerTokenInterceptor, bearer_token
+
+from tests.support.process import ServerProcess
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def write_pems(tmp_path: Path, ca: trustme.CA) -> dict[str, Path]:
+    """The server's certificate and key, a client's, and the CA, as files."""
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    client = ca.issue_cert("client.example.test")
+    files = {
+        "ca": ca.cert_pem.bytes(),
+        "cert": b"".join(blob.bytes() for blob in server.cert_chain_pems),
+        "key": server.private_key_pem.bytes(),
+        "client_cert": b"".join(blob.bytes() for blob in client.cert_chain_pems),
+        "client_key": client.private_key_pem.bytes(),
+    }
+    paths = {}
+    for name, data in files.items():
+        paths[name] = tmp_path / f"{name}.pem"
+        paths[name].write_bytes(data)
+    return paths
+
+
+def check_health(channel: grpc.Channel) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    return int(stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
+
+def test_tls_listener(tmp_path: Path, ca: trustme.CA) -> None:
+    pems = write_pems(tmp_path, ca)
+    trusted = grpc.ssl_channel_credentials(pems["ca"].read_bytes())
+    args = ("--tls-cert-file", str(pems["cert"]), "--tls-key-file", str(pems["key"]))
+    with ServerProcess(tmp_path, *args, credentials=trusted) as server:
+        with server.channel() as channel:
+            assert check_health(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+        # A plaintext client cannot talk to a TLS listener.
+        with grpc.insecure_channel(server.address) as plain, pytest.raises(grpc.RpcError):
+            check_health(plain)
+        # Nor can a client that does not trust the server's CA.
+        untrusted = grpc.ssl_channel_credentials(trustme.CA().cert_pem.bytes())
+        with grpc.secure_channel(server.address, untrusted) as other, pytest.raises(grpc.RpcError):
+            check_health(other)
+        assert "(TLS)" in server.logs()
+
+
+def test_mtls_listener_requires_a_client_certificate(tmp_path: Path, ca: trustme.CA) -> None:
+    pems = write_pems(tmp_path, ca)
+    with_client_cert = grpc.ssl_channel_credentials(
+        pems["ca"].read_bytes(), pems["client_key"].read_bytes(), pems["client_cert"].read_bytes()
+    )
+    args = (
+        "--tls-cert-file", str(pems["cert"]),
+        "--tls-key-file", str(pems["key"]),
+        "--tls-client-ca-file", str(pems["ca"]),
+    )  # fmt: skip
+    with ServerProcess(tmp_path, *args, credentials=with_client_cert) as server:
+        with server.channel() as channel:
+            assert check_health(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+        no_client_cert = grpc.ssl_channel_credentials(pems["ca"].read_bytes())
+        with grpc.secure_channel(server.address, no_client_cert) as channel:
+            with pytest.raises(grpc.RpcError) as raised:
+                check_health(channel)
+        assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+def test_bearer_tokens(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# rotated weekly\nold-token-1\n\nnew-token-2  # since Monday\n")
+    env = {"SMTP_CONNECTOR_AUTH_TOKENS": "env-token-3"}
+    with ServerProcess(tmp_path, "--auth-tokens-file", str(tokens), env=env) as server:
+        # Health needs no token, so probes keep working.
+        assert server.health() == "NOT_SERVING"
+        for token in ("old-token-1", "new-token-2", "env-token-3"):
+            with SmtpConnectorClient(server.address, token=token, timeout=5) as client:
+                # Past the token check: the request reaches the service (which has no config).
+                with pytest.raises(ConfigNotLoadedError):
+                    client.test_connection()
+        with SmtpConnectorClient(server.address, timeout=5) as client:
+            with pytest.raises(UnauthenticatedError) as missing:
+                client.test_connection()
+        assert missing.value.code is grpc.StatusCode.UNAUTHENTICATED
+        assert missing.value.reason == "UNAUTHENTICATED"
+        with SmtpConnectorClient(server.address, token="old-token-", timeout=5) as client:
+            with pytest.raises(PermissionDeniedError) as wrong:
+                client.validate_config("{}")
+        assert wrong.value.code is grpc.StatusCode.PERMISSION_DENIED
+        assert wrong.value.reason == "INVALID_TOKEN"
+    logs = server.logs()
+    for secret in ("old-token-1", "new-token-2", "env-token-3", "old-token-"):
+        assert secret not in logs
+
+
+def test_token_checks() -> None:
+    interceptor = BearerTokenInterceptor(["a" * 40, "short"])
+    assert interceptor.accepts("short")
+    assert interceptor.accepts("a" * 40)
+    assert not interceptor.accepts("a" * 39)
+    assert not interceptor.accepts("")
+    assert bearer_token([("authorization", "Bearer  tok ")]) == "tok"
+    assert bearer_token([("authorization", "bearer tok")]) == "tok"
+    assert bearer_token([("authorization", "Basic dXNlcg==")]) is None
+    assert bearer_token([("authorization", "Bearer")]) is None
+    assert bearer_token([]) is None
+    with pytest.raises(ValueError):
+        BearerTokenInterceptor([])
