@@ -2,7 +2,7 @@
 
 SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
-│   │                              INVALID_CONFIG
+│   │                              INVALID_CONFIG, LIMIT_EXCEEDED (payload, template size)
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
@@ -19,7 +19,7 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 │                                  (SERVER_DRAINING: it is shutting down)
 ├── UnauthenticatedError           UNAUTHENTICATED: no bearer token was sent
 ├── PermissionDeniedError          INVALID_TOKEN, INLINE_CONFIG_DISABLED, SMTP_HOST_NOT_ALLOWED
-├── ResourceExhaustedError         TOO_MANY_REQUESTS, RATE_LIMITED, LIMIT_EXCEEDED;
+├── ResourceExhaustedError         TOO_MANY_REQUESTS, RATE_LIMITED;
 │                                  ``retry_after`` from RetryInfo
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
@@ -194,7 +194,7 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "SMTP_HOST_NOT_ALLOWED": PermissionDeniedError,
     "TOO_MANY_REQUESTS": ResourceExhaustedError,
     "RATE_LIMITED": ResourceExhaustedError,
-    "LIMIT_EXCEEDED": ResourceExhaustedError,
+    "LIMIT_EXCEEDED": InvalidRequestError,
     "SERVER_DRAINING": ServiceUnavailableError,
 }
 

@@ -96,8 +96,9 @@ class InlineGuard:
         for text in addresses:
             if not self._allowed(ipaddress.ip_address(text.split("%", 1)[0])):
                 raise _not_allowed(
-                    f"SMTP host '{host}' resolves to {text}, a private, loopback, link-local "
-                    "or otherwise non-public address that inline configs may not reach"
+                    # The address itself is not told: it would map the internal network.
+                    f"SMTP host '{host}' resolves to a private, loopback, link-local or "
+                    "otherwise non-public address, which inline configs may not reach"
                 )
         return addresses[0]
 

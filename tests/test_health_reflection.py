@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -42,7 +43,7 @@ def test_unknown_service_is_not_found(tmp_path: Path) -> None:
 
 
 def list_services(channel: grpc.Channel) -> list[str]:
-    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    stub: Any = reflection_pb2_grpc.ServerReflectionStub(channel)  # the stubs lack its methods
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     responses = stub.ServerReflectionInfo(iter([request]), timeout=5)
     return [s.name for r in responses for s in r.list_services_response.service]
@@ -56,7 +57,10 @@ def test_reflection_lists_the_services(tmp_path: Path) -> None:
 
 
 def test_reflection_can_be_switched_off(tmp_path: Path) -> None:
-    with ServerProcess(tmp_path, "--no-reflection") as server, server.channel() as channel:
-        with pytest.raises(grpc.RpcError) as raised:
-            list_services(channel)
+    with (
+        ServerProcess(tmp_path, "--no-reflection") as server,
+        server.channel() as channel,
+        pytest.raises(grpc.RpcError) as raised,
+    ):
+        list_services(channel)
     assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED

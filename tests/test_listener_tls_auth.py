@@ -4,6 +4,7 @@ against real server processes."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -13,6 +14,7 @@ from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import (
     ConfigNotLoadedError,
     PermissionDeniedError,
+    SmtpConnectorError,
     UnauthenticatedError,
 )
 from smtp_connector.server.interceptors import BearerTokenInterceptor, bearer_token
@@ -44,7 +46,7 @@ def write_pems(tmp_path: Path, ca: trustme.CA) -> dict[str, Path]:
 
 
 def check_health(channel: grpc.Channel) -> int:
-    stub = health_pb2_grpc.HealthStub(channel)
+    stub: Any = health_pb2_grpc.HealthStub(channel)  # the stubs lack its methods
     return int(stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
 
 
@@ -79,10 +81,22 @@ def test_mtls_listener_requires_a_client_certificate(tmp_path: Path, ca: trustme
         with server.channel() as channel:
             assert check_health(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
         no_client_cert = grpc.ssl_channel_credentials(pems["ca"].read_bytes())
-        with grpc.secure_channel(server.address, no_client_cert) as channel:
-            with pytest.raises(grpc.RpcError) as raised:
-                check_health(channel)
+        with (
+            grpc.secure_channel(server.address, no_client_cert) as channel,
+            pytest.raises(grpc.RpcError) as raised,
+        ):
+            check_health(channel)
         assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+def error_of(address: str, token: str | None) -> SmtpConnectorError:
+    """The error a TestConnection call with ``token`` gets."""
+    with SmtpConnectorClient(address, token=token, timeout=5) as client:
+        try:
+            client.test_connection()
+        except SmtpConnectorError as exc:
+            return exc
+    raise AssertionError("the call succeeded")
 
 
 def test_bearer_tokens(tmp_path: Path) -> None:
@@ -93,20 +107,16 @@ def test_bearer_tokens(tmp_path: Path) -> None:
         # Health needs no token, so probes keep working.
         assert server.health() == "NOT_SERVING"
         for token in ("old-token-1", "new-token-2", "env-token-3"):
-            with SmtpConnectorClient(server.address, token=token, timeout=5) as client:
-                # Past the token check: the request reaches the service (which has no config).
-                with pytest.raises(ConfigNotLoadedError):
-                    client.test_connection()
-        with SmtpConnectorClient(server.address, timeout=5) as client:
-            with pytest.raises(UnauthenticatedError) as missing:
-                client.test_connection()
-        assert missing.value.code is grpc.StatusCode.UNAUTHENTICATED
-        assert missing.value.reason == "UNAUTHENTICATED"
-        with SmtpConnectorClient(server.address, token="old-token-", timeout=5) as client:
-            with pytest.raises(PermissionDeniedError) as wrong:
-                client.validate_config("{}")
-        assert wrong.value.code is grpc.StatusCode.PERMISSION_DENIED
-        assert wrong.value.reason == "INVALID_TOKEN"
+            # Past the token check: the request reaches the service (which has no config).
+            assert isinstance(error_of(server.address, token), ConfigNotLoadedError)
+        missing = error_of(server.address, None)
+        assert isinstance(missing, UnauthenticatedError)
+        assert missing.code is grpc.StatusCode.UNAUTHENTICATED
+        assert missing.reason == "UNAUTHENTICATED"
+        wrong = error_of(server.address, "old-token-")
+        assert isinstance(wrong, PermissionDeniedError)
+        assert wrong.code is grpc.StatusCode.PERMISSION_DENIED
+        assert wrong.reason == "INVALID_TOKEN"
     logs = server.logs()
     for secret in ("old-token-1", "new-token-2", "env-token-3", "old-token-"):
         assert secret not in logs

@@ -66,7 +66,7 @@ class ServerProcess:
     def health(self, service: str = "") -> str:
         """The health status name (SERVING, NOT_SERVING...) of ``service``."""
         with self.channel() as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+            stub: Any = health_pb2_grpc.HealthStub(channel)
             response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
