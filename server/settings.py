@@ -24,7 +24,9 @@ class Settings(BaseSettings):
         default="127.0.0.1:50051", description="host:port the gRPC server listens on"
     )
     config: Path | None = Field(default=None, description="the connector config JSON file")
-    workers: int = Field(default=4, ge=1, le=256, description="threads serving RPCs")
+    workers: int = Field(
+        default=4, ge=1, le=256, description="threads serving RPCs (2 more answer health checks)"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     grace_period: float = Field(
         default=10.0, ge=0, description="seconds in-flight RPCs get on shutdown"

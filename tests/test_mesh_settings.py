@@ -76,3 +76,11 @@ def test_an_idle_connection_survives_server_keepalive_pings(tmp_path: Path) -> N
         # Several keepalive pings go by while the connection is idle; it stays usable.
         time.sleep(1.0)
         assert client.validate_config("{}").valid is False
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in readme.splitlines() if line.startswith("| ")}
+    for name in Settings.model_fields:
+        assert name in rows, f"the README's settings table lacks {name}"
+        assert f"`SMTP_CONNECTOR_{name.upper()}`" in readme
