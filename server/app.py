@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 _SPARE_THREADS = 2
 # RPCs gRPC itself accepts beyond the service's limit (health checks, reflection) before it
 # answers RESOURCE_EXHAUSTED on its own: the queue stays bounded whatever arrives.
-_EXTRA_RPCS = 16
+_EXTRA_RPCS = 64
 
 
 def load_server_config(settings: Settings) -> LoadedConfig | None:
@@ -144,7 +144,9 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
     elif settings.auth_tokens is not None or settings.auth_tokens_file is not None:
         raise ValueError("bearer-token authentication is configured but no token is set")
     interceptors.append(
-        ServiceLimitsInterceptor(admission, rate_limiter, settings.max_payload_depth)
+        ServiceLimitsInterceptor(
+            admission, rate_limiter, settings.max_payload_depth, tokens_checked=bool(tokens)
+        )
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.concurrency() + _SPARE_THREADS),

@@ -205,9 +205,12 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
         return handler
 
 
-def caller_key(metadata: Sequence[tuple[str, str | bytes]] | None, peer: str) -> str:
-    """Who is calling, for per-caller limits: their token (hashed), else their address."""
-    token = bearer_token(metadata)
+def caller_key(
+    metadata: Sequence[tuple[str, str | bytes]] | None, peer: str, *, tokens_checked: bool
+) -> str:
+    """Who is calling, for per-caller limits: their token (hashed) when tokens are checked
+    (an unchecked one could be changed at every call to dodge the limit), else their address."""
+    token = bearer_token(metadata) if tokens_checked else None
     if token is not None:
         return "token:" + _digest(token).hex()[:16]
     # "ipv4:127.0.0.1:5555" / "ipv6:[::1]:5555": the port changes per connection, drop it.

@@ -151,9 +151,15 @@ class ServiceLimitsInterceptor(grpc.ServerInterceptor):
     depth to SmtpConnectorService RPCs (health and reflection are left alone)."""
 
     def __init__(
-        self, admission: Admission, rate_limiter: RateLimiter | None, max_payload_depth: int
+        self,
+        admission: Admission,
+        rate_limiter: RateLimiter | None,
+        max_payload_depth: int,
+        *,
+        tokens_checked: bool = False,
     ) -> None:
         self._admission = admission
+        self._tokens_checked = tokens_checked
         self._rate_limiter = rate_limiter
         self._max_depth = max_payload_depth
 
@@ -170,7 +176,10 @@ class ServiceLimitsInterceptor(grpc.ServerInterceptor):
         def limiting(behaviour: Behaviour) -> Behaviour:
             def limited(request: Any, context: grpc.ServicerContext) -> Any:
                 try:
-                    self._admit(request, caller_key(metadata, context.peer()))
+                    caller = caller_key(
+                        metadata, context.peer(), tokens_checked=self._tokens_checked
+                    )
+                    self._admit(request, caller)
                 except SmtpConnectorError as exc:
                     context.abort_with_status(to_status(exc))
                 try:

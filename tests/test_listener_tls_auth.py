@@ -17,9 +17,10 @@ from smtp_connector.client.errors import (
     SmtpConnectorError,
     UnauthenticatedError,
 )
-from smtp_connector.server.interceptors import BearerTokenInterceptor, bearer_token
+from smtp_connector.server.interceptors import BearerTokenInterceptor, bearer_token, caller_key
 
 from tests.support.process import ServerProcess
+from tests.test_health_reflection import list_services
 
 
 @pytest.fixture
@@ -117,6 +118,10 @@ def test_bearer_tokens(tmp_path: Path) -> None:
         assert isinstance(wrong, PermissionDeniedError)
         assert wrong.code is grpc.StatusCode.PERMISSION_DENIED
         assert wrong.reason == "INVALID_TOKEN"
+        # Reflection is behind the token too (a stream-stream RPC, refused the same way).
+        with server.channel() as channel, pytest.raises(grpc.RpcError) as listing:
+            list_services(channel)
+        assert listing.value.code() is grpc.StatusCode.UNAUTHENTICATED
     logs = server.logs()
     for secret in ("old-token-1", "new-token-2", "env-token-3", "old-token-"):
         assert secret not in logs
@@ -135,3 +140,11 @@ def test_token_checks() -> None:
     assert bearer_token([]) is None
     with pytest.raises(ValueError):
         BearerTokenInterceptor([])
+
+
+def test_callers_are_told_apart_by_checked_tokens_only() -> None:
+    metadata = [("authorization", "Bearer t1")]
+    peer = "ipv4:10.0.0.7:51234"
+    assert caller_key(metadata, peer, tokens_checked=True).startswith("token:")
+    assert caller_key(metadata, peer, tokens_checked=False) == "peer:ipv4:10.0.0.7"
+    assert caller_key([], "ipv6:[::1]:5555", tokens_checked=True) == "peer:ipv6:[::1]"
