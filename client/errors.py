@@ -2,7 +2,8 @@
 
 SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
-│   │                              INVALID_CONFIG, LIMIT_EXCEEDED (payload, template size)
+│   │                              INVALID_CONFIG, PROFILE_NOT_FOUND,
+│   │                              LIMIT_EXCEEDED (payload, template size)
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
@@ -173,6 +174,7 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "INVALID_RECIPIENT": InvalidRequestError,
     "HEADER_INJECTION": InvalidRequestError,
     "INVALID_CONFIG": InvalidRequestError,
+    "PROFILE_NOT_FOUND": InvalidRequestError,
     "TEMPLATE_VARIABLE_MISSING": TemplateVariableMissingError,
     "CONFIG_NOT_LOADED": ConfigNotLoadedError,
     "TEMPLATE_NOT_FOUND": TemplateNotFoundError,

@@ -21,8 +21,9 @@ from .health import SERVICE_NAME, Health
 from .interceptors import BearerTokenInterceptor, ObservingInterceptor
 from .limits import Admission, RateLimiter, ServiceLimitsInterceptor, check_template_sizes
 from .logs import configure_logging
-from .mailer import LoadedConfig, Mailer, load_config
+from .mailer import Mailer
 from .metrics import Metrics
+from .profiles import Profiles, load_profiles
 from .reload import Reloader
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
@@ -37,16 +38,17 @@ _SPARE_THREADS = 2
 _EXTRA_RPCS = 64
 
 
-def load_server_config(settings: Settings) -> LoadedConfig | None:
-    """The config named by the settings, loaded and compiled; None when none is named.
-    Raises InvalidConfig (naming every bad field), InvalidRequest (a template over the size
-    limit) or OSError (the file cannot be read)."""
+def load_server_config(settings: Settings) -> Profiles | None:
+    """The config file named by the settings (one config, or named profiles), loaded and
+    compiled; None when none is named. Raises InvalidConfig (naming every bad field),
+    InvalidRequest (a template over the size limit) or OSError (the file cannot be read)."""
     if settings.config is None:
         return None
     text = settings.config.read_text(encoding="utf-8")
-    loaded = load_config(text, password=settings.password_override())
-    check_template_sizes(loaded.config, settings.max_template_bytes)
-    return loaded
+    profiles = load_profiles(text, password=settings.password_override())
+    for loaded in profiles.configs.values():
+        check_template_sizes(loaded.config, settings.max_template_bytes)
+    return profiles
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -157,7 +159,7 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
     pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
     health = Health()
     health.add_to(server)
-    health.set_serving(server_config is not None)
+    health.show(server_config)
     if settings.reflection:
         reflection.enable_server_reflection(
             (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
@@ -183,6 +185,9 @@ def serve(settings: Settings) -> None:
     """Run the server until SIGTERM or SIGINT, then drain it (``Service.drain``); SIGHUP
     reloads the config."""
     configure_logging(settings.log_level, settings.log_format)
+    # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     mailbox = None
     if settings.dev_mailbox is not None:
         host, port = split_address(settings.dev_mailbox_address)

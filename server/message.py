@@ -1,22 +1,25 @@
-"""Builds the RFC 5322 message for a rendered template: headers, UTF-8 body, CRLF bytes."""
+"""Builds the RFC 5322 message for a rendered template: headers, UTF-8 body (or a
+``multipart/alternative`` text and HTML pair), CRLF bytes."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from .config import ContentType, has_line_break
+from .config import ContentType, check_address, has_line_break
 from .errors import InvalidRequest, Reason
-from .templates import RenderedTemplate
+from .templates import RenderedMailbox, RenderedTemplate
 
-# RFC 5322 lines end in CRLF on the wire; SMTPUTF8 keeps non-ASCII addresses as UTF-8.
-_ASCII_POLICY = policy.SMTP
-_UTF8_POLICY = policy.SMTPUTF8
+# Lines end in CRLF on the wire; bodies are 7-bit clean (quoted-printable or base64) so any
+# server takes them, 8BITMIME or not; SMTPUTF8 keeps non-ASCII addresses as raw UTF-8.
+_ASCII_POLICY = policy.SMTP.clone(cte_type="7bit")
+_UTF8_POLICY = policy.SMTPUTF8.clone(cte_type="7bit")
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,32 @@ class MessageHeaders:
     sender: Address
     reply_to: Address | None = None
     custom: Mapping[str, str] = field(default_factory=dict)
+
+
+def headers_for(rendered: RenderedTemplate, headers: MessageHeaders) -> MessageHeaders:
+    """The config's headers with the template's own ``sendFrom``/``replyTo``, each checked
+    after rendering: a payload value with a line break, a control character or a broken
+    address raises InvalidRequest and nothing is sent."""
+    if rendered.send_from is not None:
+        headers = replace(headers, sender=_checked_mailbox(rendered.send_from, "sendFrom"))
+    if rendered.reply_to is not None:
+        headers = replace(headers, reply_to=_checked_mailbox(rendered.reply_to, "replyTo"))
+    return headers
+
+
+def _checked_mailbox(mailbox: RenderedMailbox, name: str) -> Address:
+    if any(unicodedata.category(c) == "Cc" for c in mailbox.display_name + mailbox.address):
+        raise InvalidRequest.for_field(
+            "payload",
+            f"a payload value puts a line break or control character into the template's {name}",
+            reason=Reason.HEADER_INJECTION,
+        )
+    try:
+        return check_address(mailbox.address, display_name=mailbox.display_name)
+    except ValueError as exc:
+        raise InvalidRequest.for_field(
+            "payload", f"the template's {name} rendered to an invalid address: {exc}"
+        ) from None
 
 
 def build_message(
@@ -62,6 +91,11 @@ def build_message(
         msg["Reply-To"] = headers.reply_to
     for name, value in headers.custom.items():
         msg[name] = value
-    subtype = "html" if rendered.content_type is ContentType.HTML else "plain"
-    msg.set_content(rendered.body, subtype=subtype, charset="utf-8")
+    if rendered.html_body is not None:
+        # multipart/alternative: the plain part first, the preferred (HTML) part last.
+        msg.set_content(rendered.body, subtype="plain", charset="utf-8")
+        msg.add_alternative(rendered.html_body, subtype="html", charset="utf-8")
+    else:
+        subtype = "html" if rendered.content_type is ContentType.HTML else "plain"
+        msg.set_content(rendered.body, subtype=subtype, charset="utf-8")
     return OutgoingMessage(message_id=message_id, data=msg.as_bytes())

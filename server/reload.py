@@ -1,6 +1,6 @@
 """Config reload (SIGHUP): a valid new config replaces the old one at once; an invalid one is
-refused with a log line and the old one stays. Only the transport of connection settings that
-are no longer used is closed, so an unchanged SMTP connection keeps its pool."""
+refused with a log line and the old one stays. Only the transports of connection settings no
+profile uses any more are closed, so an unchanged SMTP connection keeps its pool."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from .errors import InvalidConfig, InvalidRequest
+from .errors import InvalidRequest
 from .health import Health
-from .mailer import LoadedConfig, Mailer
+from .mailer import Mailer
 from .metrics import Metrics
+from .profiles import Profiles
+from .transport import ConnectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +21,14 @@ log = logging.getLogger(__name__)
 class ConfigHolder(Protocol):
     """What serves with the server's config (the servicer)."""
 
-    @property
-    def server_config(self) -> LoadedConfig | None: ...
+    profiles: Profiles | None
 
-    def use_config(self, loaded: LoadedConfig | None) -> None: ...
+
+def connections(profiles: Profiles | None) -> set[ConnectionSettings]:
+    """The connection settings a config uses."""
+    if profiles is None:
+        return set()
+    return {loaded.connection for loaded in profiles.configs.values()}
 
 
 class Reloader:
@@ -30,7 +36,7 @@ class Reloader:
 
     def __init__(
         self,
-        load: Callable[[], LoadedConfig | None],
+        load: Callable[[], Profiles | None],
         holder: ConfigHolder,
         mailer: Mailer,
         health: Health,
@@ -47,24 +53,29 @@ class Reloader:
         try:
             new = self._load()
         except (InvalidRequest, OSError) as exc:
-            fields = ""
-            if isinstance(exc, InvalidConfig):
+            self._count("rejected")
+            if isinstance(exc, InvalidRequest):
                 fields = "; ".join(
                     f"{v.field or '(config)'}: {v.description}" for v in exc.violations
                 )
-            why = exc.message if isinstance(exc, InvalidRequest) else str(exc)
-            log.error("config reload rejected, the old config stays active: %s %s", why, fields)
-            self._count("rejected")
+                why = f"{exc.message} [{fields}]" if fields else exc.message
+            else:
+                why = str(exc)
+            log.error("config reload rejected, the old config stays active: %s", why)
             return False
-        old = self._holder.server_config
-        self._holder.use_config(new)
-        self._health.set_serving(new is not None)
-        if old is not None and (new is None or new.connection != old.connection):
-            # Sends in flight keep the transport they hold; later ones get a new one.
-            self._mailer.retire(old.connection)
-            log.info("config reloaded; SMTP connection settings changed, old connections closed")
-        else:
-            log.info("config reloaded; SMTP connection settings unchanged, connections kept")
+        old = self._holder.profiles
+        self._holder.profiles = new
+        self._health.show(new)
+        vanished = connections(old) - connections(new)
+        # Sends in flight keep the transport they hold; later ones get a new one.
+        for settings in vanished:
+            self._mailer.retire(settings)
+        log.info(
+            "config reloaded; %s",
+            f"closed the connections of {len(vanished)} changed SMTP settings"
+            if vanished
+            else "SMTP connection settings unchanged, connections kept",
+        )
         self._count("applied")
         return True
 

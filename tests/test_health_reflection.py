@@ -64,3 +64,13 @@ def test_reflection_can_be_switched_off(tmp_path: Path) -> None:
     ):
         list_services(channel)
     assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_each_profile_has_a_status(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    path = tmp_path / "profiles.json"
+    profiles = {"transactional": make_config(smtp_server.port), "marketing": make_config(25)}
+    path.write_text(json.dumps({"defaultProfile": "transactional", "profiles": profiles}))
+    with ServerProcess(tmp_path, "--config", str(path)) as server:
+        assert server.health(f"{SERVICE}/transactional") == "SERVING"
+        assert server.health(f"{SERVICE}/marketing") == "SERVING"
+        assert server.health(SERVICE) == "SERVING"

@@ -8,10 +8,12 @@ import signal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from grpc_health.v1 import health_pb2
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.health import Health
-from smtp_connector.server.mailer import LoadedConfig, Mailer, load_config
+from smtp_connector.server.mailer import Mailer
+from smtp_connector.server.profiles import Profiles, load_profiles
 from smtp_connector.server.reload import Reloader
 from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt
 
@@ -70,33 +72,54 @@ class CountingTransport:
 
 
 class Holder:
-    def __init__(self, loaded: LoadedConfig | None) -> None:
-        self.server_config = loaded
+    def __init__(self, profiles: Profiles | None) -> None:
+        self.profiles = profiles
 
-    def use_config(self, loaded: LoadedConfig | None) -> None:
-        self.server_config = loaded
+
+def profile_file(**hosts: str) -> str:
+    profiles = {name: make_config(25, host=host) for name, host in hosts.items()}
+    return json.dumps({"defaultProfile": "a", "profiles": profiles})
+
+
+def status(health: Health, service: str) -> str:
+    context: Any = None  # Check needs a context only for an unknown service
+    response = health.servicer.Check(health_pb2.HealthCheckRequest(service=service), context)
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
 def test_only_vanished_connection_settings_lose_their_transport() -> None:
     CountingTransport.closed = []
-    configs: dict[str, Any] = {"now": make_config(25, host="a.example.com")}
-    mailer = Mailer(CountingTransport)
-    first = load_config(json.dumps(configs["now"]))
-    holder = Holder(first)
-    mailer.transport_for(first.connection)
-    reloader = Reloader(lambda: load_config(json.dumps(configs["now"])), holder, mailer, Health())
+    files = {"now": profile_file(a="a.example.com", b="b.example.com")}
+    first = load_profiles(files["now"])
+    holder, mailer, health = Holder(first), Mailer(CountingTransport), Health()
+    health.show(first)
+    for loaded in first.configs.values():
+        mailer.transport_for(loaded.connection)
+    reloader = Reloader(lambda: load_profiles(files["now"]), holder, mailer, health)
 
-    configs["now"] = make_config(25, host="a.example.com", templates=generic("New subject"))
+    files["now"] = json.dumps(
+        {
+            "defaultProfile": "a",
+            "profiles": {
+                "a": make_config(25, host="a.example.com", templates=generic("New")),
+                "b": make_config(25, host="b.example.com"),
+            }
+        }
+    )
     assert reloader.reload()
-    assert CountingTransport.closed == []  # same connection settings: the pool stays
-    assert holder.server_config is not first
+    assert CountingTransport.closed == []  # same connection settings: the pools stay
+    assert holder.profiles is not first
 
-    configs["now"] = {"host": "b.example.com"}
+    files["now"] = '{"profiles": {"a": {"host": "c.example.com"}}}'
     assert not reloader.reload()
     assert CountingTransport.closed == []
 
-    configs["now"] = make_config(25, host="b.example.com")
+    files["now"] = profile_file(a="a.example.com", c="c.example.com")
     assert reloader.reload()
-    assert CountingTransport.closed == ["a.example.com"]
-    assert holder.server_config is not None
-    assert holder.server_config.connection.host == "b.example.com"
+    assert CountingTransport.closed == ["b.example.com"]
+    assert holder.profiles is not None
+    assert holder.profiles.get("c").connection.host == "c.example.com"
+    assert status(health, "smtp_connector.v1.SmtpConnectorService/a") == "SERVING"
+    assert status(health, "smtp_connector.v1.SmtpConnectorService/b") == "NOT_SERVING"
+    assert status(health, "smtp_connector.v1.SmtpConnectorService/c") == "SERVING"
+    assert status(health, "") == "SERVING"

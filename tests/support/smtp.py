@@ -24,6 +24,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def parse_message(data: bytes) -> EmailMessage:
+    """Message bytes parsed back with the standard library's parser."""
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
 @dataclass
 class Received:
     """One message as the SMTP server received it."""
@@ -35,17 +42,16 @@ class Received:
     @property
     def message(self) -> EmailMessage:
         """The message parsed back with the standard library's parser."""
-        parsed = message_from_bytes(self.data, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
+        return parse_message(self.data)
 
     def body(self) -> str:
-        """The decoded text body."""
+        """The decoded text body, with LF line ends and without the final line end that
+        every MIME text part gets."""
         part = self.message.get_body(("plain", "html"))
         assert part is not None
         content = part.get_content()
         assert isinstance(content, str)
-        return content
+        return content.replace("\r\n", "\n").removesuffix("\n")
 
 
 @dataclass
@@ -110,7 +116,7 @@ class SmtpServer:
                     isinstance(auth_data, LoginPassword)
                     and users.get(auth_data.login.decode()) == auth_data.password.decode()
                 )
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)
 
             kwargs.update(authenticator=authenticate, auth_require_tls=auth_require_tls)
         if tls_context is not None and not implicit_tls:
