@@ -103,7 +103,7 @@ def test_only_vanished_connection_settings_lose_their_transport() -> None:
             "profiles": {
                 "a": make_config(25, host="a.example.com", templates=generic("New")),
                 "b": make_config(25, host="b.example.com"),
-            }
+            },
         }
     )
     assert reloader.reload()
