@@ -95,6 +95,7 @@ class Service:
     health: Health
     admission: Admission
     metrics: Metrics
+    auth: BearerTokenInterceptor | None = None
 
     def reloader(self, settings: Settings) -> Reloader:
         """Reloads the config named by the settings into this service."""
@@ -105,6 +106,23 @@ class Service:
             self.health,
             self.metrics,
         )
+
+    def reload_tokens(self, settings: Settings) -> None:
+        """Read the bearer tokens again (the token file may have changed: a rotation).
+        Authentication is neither turned on nor off by a reload: that takes a restart."""
+        try:
+            tokens = settings.auth_token_list()
+        except OSError as exc:
+            log.error("bearer tokens not reloaded, the old ones stay: %s", exc)
+            return
+        if self.auth is None:
+            if tokens:
+                log.warning("bearer tokens are set but authentication is off: restart to use them")
+        elif not tokens:
+            log.error("bearer tokens not reloaded: the new list is empty; the old ones stay")
+        else:
+            self.auth.replace(tokens)
+            log.info("bearer tokens reloaded: %d accepted", len(tokens))
 
     def drain(self, grace: float) -> None:
         """NOT_SERVING, new RPCs refused, in-flight ones given ``grace`` seconds, then the
@@ -141,8 +159,9 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
     )
     interceptors: list[grpc.ServerInterceptor] = [ObservingInterceptor(metrics)]
     tokens = settings.auth_token_list()
-    if tokens:
-        interceptors.append(BearerTokenInterceptor(tokens))
+    auth = BearerTokenInterceptor(tokens) if tokens else None
+    if auth is not None:
+        interceptors.append(auth)
     elif settings.auth_tokens is not None or settings.auth_tokens_file is not None:
         raise ValueError("bearer-token authentication is configured but no token is set")
     interceptors.append(
@@ -171,7 +190,7 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
         port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
-    return Service(server, port, servicer, mailer, health, admission, metrics)
+    return Service(server, port, servicer, mailer, health, admission, metrics, auth)
 
 
 def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
@@ -216,8 +235,9 @@ def serve(settings: Settings) -> None:
         except queue.Empty:
             continue
         if signum == signal.SIGHUP:
-            log.info("received SIGHUP: reloading the config")
+            log.info("received SIGHUP: reloading the config and the bearer tokens")
             reloader.reload()
+            service.reload_tokens(settings)
             continue
         log.info(
             "received %s: draining for up to %.1f s",

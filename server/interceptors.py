@@ -174,9 +174,16 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):
     PERMISSION_DENIED."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
+        self._digests: tuple[bytes, ...] = ()
+        self.replace(tokens)
+
+    def replace(self, tokens: Sequence[str]) -> None:
+        """Accept these tokens from now on (a reload); never none, which would lock every
+        caller out."""
         if not tokens:
             raise ValueError("bearer-token authentication needs at least one token")
-        self._digests = [_digest(token) for token in tokens]
+        # One assignment: a call in flight sees the old tuple or the new one, never a mix.
+        self._digests = tuple(_digest(token) for token in tokens)
 
     def accepts(self, token: str) -> bool:
         """Whether the token is one of ours; every token is compared, in constant time."""

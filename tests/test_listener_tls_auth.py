@@ -3,6 +3,7 @@ against real server processes."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,23 @@ def test_callers_are_told_apart_by_checked_tokens_only() -> None:
     assert caller_key(metadata, peer, tokens_checked=True).startswith("token:")
     assert caller_key(metadata, peer, tokens_checked=False) == "peer:ipv4:10.0.0.7"
     assert caller_key([], "ipv6:[::1]:5555", tokens_checked=True) == "peer:ipv6:[::1]"
+
+
+def test_sighup_rotates_the_tokens_of_the_token_file(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("old-token\n")
+    with ServerProcess(tmp_path, "--auth-tokens-file", str(tokens)) as server:
+        assert isinstance(error_of(server.address, "old-token"), ConfigNotLoadedError)
+        tokens.write_text("old-token\nnew-token\n")  # step 1: add the new one
+        server.signal(signal.SIGHUP)
+        server.wait_for_log("bearer tokens reloaded: 2 accepted")
+        assert isinstance(error_of(server.address, "new-token"), ConfigNotLoadedError)
+        tokens.write_text("new-token\n")  # step 2: callers moved; drop the old one
+        server.signal(signal.SIGHUP)
+        server.wait_for_log("bearer tokens reloaded: 1 accepted")
+        assert isinstance(error_of(server.address, "old-token"), PermissionDeniedError)
+        assert isinstance(error_of(server.address, "new-token"), ConfigNotLoadedError)
+        tokens.write_text("# nobody\n")  # an empty list would lock everyone out: refused
+        server.signal(signal.SIGHUP)
+        server.wait_for_log("the new list is empty")
+        assert isinstance(error_of(server.address, "new-token"), ConfigNotLoadedError)
