@@ -27,6 +27,7 @@ from .profiles import Profiles, load_profiles
 from .reload import Reloader
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
+from .tls import server_credentials
 from .transport import SmtpTransport
 
 log = logging.getLogger(__name__)
@@ -70,18 +71,6 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             ("grpc.max_connection_age_grace_ms", int(settings.grace_period * 1000)),
         ]
     return options
-
-
-def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
-    """TLS (mTLS with a client CA) for the listener; None for a plain listener."""
-    if settings.tls_cert_file is None or settings.tls_key_file is None:
-        return None
-    client_ca = settings.tls_client_ca_file
-    return grpc.ssl_server_credentials(
-        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
-        root_certificates=client_ca.read_bytes() if client_ca else None,
-        require_client_auth=client_ca is not None,
-    )
 
 
 @dataclass

@@ -40,6 +40,7 @@ def write_pems(tmp_path: Path, ca: trustme.CA) -> dict[str, Path]:
         "client_cert": b"".join(blob.bytes() for blob in client.cert_chain_pems),
         "client_key": client.private_key_pem.bytes(),
     }
+    tmp_path.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, data in files.items():
         paths[name] = tmp_path / f"{name}.pem"
@@ -169,3 +170,32 @@ def test_sighup_rotates_the_tokens_of_the_token_file(tmp_path: Path) -> None:
         server.signal(signal.SIGHUP)
         server.wait_for_log("the new list is empty")
         assert isinstance(error_of(server.address, "new-token"), ConfigNotLoadedError)
+
+
+def test_a_rotated_certificate_is_used_for_new_connections(tmp_path: Path) -> None:
+    first_ca, second_ca = trustme.CA(), trustme.CA()
+    first = write_pems(tmp_path / "first", first_ca)
+    second = write_pems(tmp_path / "second", second_ca)
+    live_cert, live_key = tmp_path / "live-cert.pem", tmp_path / "live-key.pem"
+    live_cert.write_bytes(first["cert"].read_bytes())
+    live_key.write_bytes(first["key"].read_bytes())
+    trusts_first = grpc.ssl_channel_credentials(first["ca"].read_bytes())
+    trusts_second = grpc.ssl_channel_credentials(second["ca"].read_bytes())
+    args = ("--tls-cert-file", str(live_cert), "--tls-key-file", str(live_key))
+    with ServerProcess(tmp_path, *args, credentials=trusts_first) as server:
+        with server.channel() as channel:
+            check_health(channel)
+        # A half-done rotation (a key that does not match the certificate) is not taken.
+        live_cert.write_bytes(second["cert"].read_bytes())
+        with grpc.secure_channel(server.address, trusts_first) as channel:
+            check_health(channel)
+        server.wait_for_log("new TLS certificate files not used")
+        live_key.write_bytes(second["key"].read_bytes())
+        with grpc.secure_channel(server.address, trusts_second) as channel:
+            check_health(channel)
+        server.wait_for_log("TLS certificate files changed")
+        with (
+            grpc.secure_channel(server.address, trusts_first) as channel,
+            pytest.raises(grpc.RpcError),
+        ):
+            check_health(channel)
