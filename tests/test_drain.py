@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import ServiceUnavailableError
-from smtp_connector.server.app import build_service
-from smtp_connector.server.settings import Settings
 
 from tests.conftest import make_config
 from tests.support.process import ServerProcess
+from tests.support.service import running_service
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer
 
@@ -80,25 +79,22 @@ def test_a_send_longer_than_the_grace_period_is_cut_off(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     slow = SlowData(smtp_server, 5.0)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(make_config(smtp_server.port)))
-    service = build_service(Settings(address="127.0.0.1:0", config=config))
-    service.server.start()
     errors: list[Exception] = []
+    with running_service(tmp_path, make_config(smtp_server.port)) as service:
 
-    def send() -> None:
-        with SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client:
-            try:
-                client.send_message("a@example.com", "Generic", {"code": 1})
-            except Exception as exc:
-                errors.append(exc)
+        def send() -> None:
+            with SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client:
+                try:
+                    client.send_message("a@example.com", "Generic", {"code": 1})
+                except Exception as exc:
+                    errors.append(exc)
 
-    sender = threading.Thread(target=send)
-    sender.start()
-    slow.wait_for(1)
-    started = time.monotonic()
-    service.drain(0.5)
-    assert time.monotonic() - started < 3
-    sender.join(10)
+        sender = threading.Thread(target=send)
+        sender.start()
+        slow.wait_for(1)
+        started = time.monotonic()
+        service.drain(0.5)
+        assert time.monotonic() - started < 3
+        sender.join(10)
     # The caller learns the send did not finish; it is not reported as sent.
     assert len(errors) == 1

@@ -20,6 +20,7 @@ from smtp_connector.server.limits import RateLimiter, payload_depth
 from smtp_connector.server.settings import Settings
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.service import running_service
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer
 
@@ -68,35 +69,30 @@ def test_rpcs_beyond_the_concurrency_limit_are_refused_not_queued(
     smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
     slow = SlowData(smtp_server, 1.0)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(make_config(smtp_server.port)))
-    server, port = create_server(
-        Settings(address="127.0.0.1:0", config=path, max_concurrent_rpcs=1)
-    )
-    server.start()
     results: list[Any] = []
-    try:
-        with SmtpConnectorClient(f"127.0.0.1:{port}", timeout=10) as client:
-            sender = threading.Thread(
-                target=lambda: results.append(
-                    client.send_message("a@example.com", "Generic", {"code": 1})
-                )
+    config = make_config(smtp_server.port)
+    with (
+        running_service(tmp_path, config, max_concurrent_rpcs=1) as service,
+        SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
+    ):
+        sender = threading.Thread(
+            target=lambda: results.append(
+                client.send_message("a@example.com", "Generic", {"code": 1})
             )
-            sender.start()
-            slow.wait_for(1)
-            with pytest.raises(ResourceExhaustedError) as raised:
-                client.send_message("b@example.com", "Generic", {"code": 2})
-            assert raised.value.reason == "TOO_MANY_REQUESTS"
-            # Health checks are not counted: probes still get an answer.
-            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                stub: Any = health_pb2_grpc.HealthStub(channel)
-                assert stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status == 1
-            sender.join(10)
-            assert results[0].smtp_code == 250
-            # The slot is free again.
-            client.send_message("c@example.com", "Generic", {"code": 3})
-    finally:
-        server.stop(None)
+        )
+        sender.start()
+        slow.wait_for(1)
+        with pytest.raises(ResourceExhaustedError) as raised:
+            client.send_message("b@example.com", "Generic", {"code": 2})
+        assert raised.value.reason == "TOO_MANY_REQUESTS"
+        # Health checks are not counted: probes still get an answer.
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub: Any = health_pb2_grpc.HealthStub(channel)
+            assert stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status == 1
+        sender.join(10)
+        assert results[0].smtp_code == 250
+        # The slot is free again.
+        client.send_message("c@example.com", "Generic", {"code": 3})
     assert [r.rcpt_tos for r in smtp_server.received] == [["a@example.com"], ["c@example.com"]]
 
 

@@ -16,13 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client._client import to_struct
 from smtp_connector.client.errors import SmtpConnectorError
-from smtp_connector.server.app import build_service
-from smtp_connector.server.settings import Settings
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from tests.conftest import make_config
 from tests.support.process import ServerProcess
+from tests.support.service import running_service
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer, free_port
 
@@ -158,21 +157,17 @@ def test_no_password_in_any_log_line_error_or_response(tmp_path: Path) -> None:
 
 def test_connection_gauges_follow_a_send_in_flight(tmp_path: Path, smtp_server: SmtpServer) -> None:
     slow = SlowData(smtp_server, 1.0)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(make_config(smtp_server.port)))
-    service = build_service(Settings(address="127.0.0.1:0", config=path))
-    service.server.start()
-    registry = service.metrics.registry
-    try:
-        with SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client:
-            sender = threading.Thread(
-                target=client.send_message, args=("a@example.com", "Generic", {"code": 1})
-            )
-            sender.start()
-            slow.wait_for(1)
-            assert registry.get_sample_value("smtp_connector_pool_connections_open") == 1
-            assert registry.get_sample_value("smtp_connector_pool_connections_in_use") == 1
-            sender.join(10)
+    with (
+        running_service(tmp_path, make_config(smtp_server.port)) as service,
+        SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
+    ):
+        registry = service.metrics.registry
+        sender = threading.Thread(
+            target=client.send_message, args=("a@example.com", "Generic", {"code": 1})
+        )
+        sender.start()
+        slow.wait_for(1)
+        assert registry.get_sample_value("smtp_connector_pool_connections_open") == 1
+        assert registry.get_sample_value("smtp_connector_pool_connections_in_use") == 1
+        sender.join(10)
         assert registry.get_sample_value("smtp_connector_pool_connections_in_use") == 0
-    finally:
-        service.server.stop(None)
