@@ -1,5 +1,5 @@
 """Building the gRPC server (``create_server``/``build_service``) and running it (``serve``):
-SIGTERM/SIGINT drain it gracefully, SIGHUP reloads the config."""
+SIGTERM/SIGINT drain it gracefully, SIGHUP reloads the config and the bearer tokens."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[
 
 def serve(settings: Settings) -> None:
     """Run the server until SIGTERM or SIGINT, then drain it (``Service.drain``); SIGHUP
-    reloads the config."""
+    reloads the config and the bearer tokens."""
     configure_logging(settings.log_level, settings.log_format)
     # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
     if logging.getLogger().level > logging.DEBUG:

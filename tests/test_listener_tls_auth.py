@@ -12,6 +12,7 @@ import pytest
 import trustme
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from smtp_connector.client import SmtpConnectorClient
+from smtp_connector.client.cli import main
 from smtp_connector.client.errors import (
     ConfigNotLoadedError,
     PermissionDeniedError,
@@ -199,3 +200,36 @@ def test_a_rotated_certificate_is_used_for_new_connections(tmp_path: Path) -> No
             pytest.raises(grpc.RpcError),
         ):
             check_health(channel)
+
+
+def test_the_cli_speaks_tls_with_a_token(
+    tmp_path: Path,
+    ca: trustme.CA,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pems = write_pems(tmp_path, ca)
+    tokens = tmp_path / "tokens"
+    tokens.write_text("cli-token\n")
+    args = (
+        "--tls-cert-file", str(pems["cert"]),
+        "--tls-key-file", str(pems["key"]),
+        "--auth-tokens-file", str(tokens),
+    )  # fmt: skip
+    trusted = grpc.ssl_channel_credentials(pems["ca"].read_bytes())
+    config = tmp_path / "config.json"
+    config.write_text('{"host": "", "templates": []}')
+    with ServerProcess(tmp_path, *args, credentials=trusted) as server:
+        command = [
+            "validate",
+            str(config),
+            "--target",
+            server.address,
+            "--ca-file",
+            str(pems["ca"]),
+        ]
+        assert main(command) == 1
+        assert "UNAUTHENTICATED" in capsys.readouterr().err
+        monkeypatch.setenv("SMTP_CONNECTOR_TOKEN", "cli-token")
+        assert main(command) == 1  # an invalid config, reported: the call went through
+        assert "config is invalid" in capsys.readouterr().out
