@@ -63,6 +63,11 @@ class Reloader:
                 why = str(exc)
             log.error("config reload rejected, the old config stays active: %s", why)
             return False
+        except Exception:
+            # A reload must never take a running server down, whatever went wrong.
+            self._count("rejected")
+            log.exception("config reload failed unexpectedly, the old config stays active")
+            return False
         old = self._holder.profiles
         self._holder.profiles = new
         self._health.show(new)
