@@ -4,6 +4,7 @@ SIGTERM/SIGINT drain it gracefully, SIGHUP reloads the config and the bearer tok
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import signal
 import time
@@ -239,4 +240,11 @@ def serve(settings: Settings) -> None:
         metrics_server.shutdown()
     if mailbox is not None:
         mailbox.stop()
+    cut_off = service.admission.in_flight
     log.info("smtp-connector stopped")
+    if cut_off:
+        # Their threads are still inside smtplib and would hold the exit until their socket
+        # timeouts: the grace period is the promise, so leave now.
+        log.warning("%d sends were cut off by the grace period: their delivery is unknown", cut_off)
+        logging.shutdown()
+        os._exit(0)

@@ -15,7 +15,6 @@ from smtp_connector.client.errors import ServiceUnavailableError
 
 from tests.conftest import make_config
 from tests.support.process import ServerProcess
-from tests.support.service import running_service
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer
 
@@ -78,12 +77,14 @@ def test_sigterm_drains_in_flight_sends(tmp_path: Path, smtp_server: SmtpServer)
 def test_a_send_longer_than_the_grace_period_is_cut_off(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    slow = SlowData(smtp_server, 5.0)
+    slow = SlowData(smtp_server, 4.0)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(make_config(smtp_server.port)))
     errors: list[Exception] = []
-    with running_service(tmp_path, make_config(smtp_server.port)) as service:
+    with ServerProcess(tmp_path, "--config", str(config), "--grace-period", "0.5") as server:
 
         def send() -> None:
-            with SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client:
+            with SmtpConnectorClient(server.address, timeout=20) as client:
                 try:
                     client.send_message("a@example.com", "Generic", {"code": 1})
                 except Exception as exc:
@@ -93,8 +94,11 @@ def test_a_send_longer_than_the_grace_period_is_cut_off(
         sender.start()
         slow.wait_for(1)
         started = time.monotonic()
-        service.drain(0.5)
+        server.signal(signal.SIGTERM)
+        assert server.wait(10) == 0
+        # The grace period is kept: the process does not wait for the send to time out.
         assert time.monotonic() - started < 3
         sender.join(10)
+        assert "1 sends were cut off by the grace period" in server.logs()
     # The caller learns the send did not finish; it is not reported as sent.
     assert len(errors) == 1
