@@ -1,6 +1,7 @@
 """Typed exceptions for the client, chosen by the ErrorInfo ``reason`` (never message text).
 
-SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
+SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery,
+│                                  request_id (the server's x-request-id of the call)
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
 │   │                              INVALID_CONFIG, PROFILE_NOT_FOUND,
 │   │                              LIMIT_EXCEEDED (payload, template size)
@@ -83,6 +84,8 @@ class SmtpConnectorError(Exception):
         self.reason = reason
         self.metadata = dict(metadata or {})
         self.field_violations = field_violations
+        # The server's id of the failed call (x-request-id), to find it in the server's logs.
+        self.request_id = ""
 
     @property
     def smtp_code(self) -> int | None:
@@ -246,4 +249,7 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
     )
     if isinstance(typed, ResourceExhaustedError):
         typed.retry_after = retry_after
+    for key, value in call.initial_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str):
+            typed.request_id = value
     return typed

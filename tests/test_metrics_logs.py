@@ -98,7 +98,11 @@ def test_json_logs_carry_the_request_id_returned_to_the_caller(
                 stub.SendMessage(pb.SendMessageRequest(to="x@example.com"), timeout=10)
             failed_call: Any = failed.value  # a grpc.Call too
             failed_id = dict(failed_call.initial_metadata())["x-request-id"]
-        server.wait_for_log(failed_id)
+        with SmtpConnectorClient(server.address, timeout=10) as client:
+            with pytest.raises(SmtpConnectorError) as typed:
+                client.send_message("", "Generic")
+            typed_error_id = typed.value.request_id
+        server.wait_for_log(typed_error_id)
         lines = [json.loads(line) for line in server.logs().splitlines() if line.strip()]
     assert chosen == "caller-chosen-42"
     assert len(generated) == 32
@@ -109,6 +113,7 @@ def test_json_logs_carry_the_request_id_returned_to_the_caller(
     assert by_id[chosen]["grpc_code"] == "OK"
     assert by_id[failed_id]["grpc_code"] == "INVALID_ARGUMENT"
     assert by_id[failed_id]["reason"] == "INVALID_REQUEST"
+    assert typed_error_id in by_id
     sent = [r for r in lines if r["request_id"] == generated and r["message"].startswith("sent ")]
     assert sent, "the mailer's own log line carries the request id"
 
