@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import grpc
 from google.protobuf import json_format
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
+from ._channel import Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
 from .errors import SmtpConnectorError
 
@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp-password-file", help="file holding the SMTP password")
     serve.add_argument("--dev-mailbox", help="start a local mailbox storing .eml files here")
     serve.add_argument("--dev-mailbox-address", help="host:port of the mailbox [127.0.0.1:2525]")
+    serve.add_argument(
+        "--no-pool",
+        dest="pool",
+        action="store_const",
+        const=False,
+        help="one SMTP connection per message [SMTP_CONNECTOR_POOL=false]",
+    )
+    serve.add_argument(
+        "--pool-max-connections", type=int, help="SMTP connections per config at most [5]"
+    )
+    serve.add_argument(
+        "--pool-max-messages", type=int, help="messages per SMTP connection at most [100]"
+    )
+    serve.add_argument(
+        "--pool-idle-timeout", type=float, help="seconds an idle SMTP connection stays open [30]"
+    )
     for name, kind, help_text in _MESH_FLAGS:
         flag = "--" + name.replace("_", "-")
         env = f"SMTP_CONNECTOR_{name.upper()}"
@@ -83,8 +99,16 @@ def _parser() -> argparse.ArgumentParser:
             help="the server's host:port [SMTP_CONNECTOR_TARGET]",
         )
         command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
+        command.add_argument("--ca", help="TLS: PEM file of the CA to trust (implies TLS)")
+        command.add_argument("--cert", help="mutual TLS: PEM file of our certificate chain")
+        command.add_argument("--key", help="mutual TLS: PEM file of our private key")
+        command.add_argument("--tls", action="store_true", help="TLS with the system's CAs")
+        command.add_argument(
+            "--token-file",
+            help="file holding a bearer token [or SMTP_CONNECTOR_TOKEN]; sent only over TLS "
+            "or to a loopback address",
+        )
         command.add_argument("--json", action="store_true", help="print the response as JSON")
-        command.add_argument("--ca-file", help="PEM CA of a TLS server (turns TLS on)")
         return command
 
     send = client_command("send", "send a templated message")
@@ -128,6 +152,10 @@ def _serve(args: argparse.Namespace) -> int:
         "smtp_password_file": args.smtp_password_file,
         "dev_mailbox": args.dev_mailbox,
         "dev_mailbox_address": args.dev_mailbox_address,
+        "pool": args.pool,
+        "pool_max_connections": args.pool_max_connections,
+        "pool_max_messages": args.pool_max_messages,
+        "pool_idle_timeout": args.pool_idle_timeout,
     }
     flags.update({name: getattr(args, name) for name, _kind, _help in _MESH_FLAGS})
     try:
@@ -142,6 +170,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _channel_security(args: argparse.Namespace) -> tuple[Tls | None, str | None]:
+    """The TLS settings and bearer token the flags and environment ask for."""
+    tls = None
+    if args.tls or args.ca or args.cert or args.key:
+        tls = Tls.from_files(args.ca, args.cert, args.key)
+    token = os.environ.get("SMTP_CONNECTOR_TOKEN") or None
+    if args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip()
+    return tls, token
 
 
 def _read(path: str | None) -> str:
@@ -213,21 +252,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     try:
-        credentials = None
-        if args.ca_file:
-            credentials = grpc.ssl_channel_credentials(Path(args.ca_file).read_bytes())
-        # The bearer token comes from the environment only, never a flag (ps shows flags).
-        token = os.environ.get("SMTP_CONNECTOR_TOKEN") or None
-        with SmtpConnectorClient(
-            args.target, timeout=args.timeout, credentials=credentials, token=token
-        ) as client:
+        tls, token = _channel_security(args)
+        with SmtpConnectorClient(args.target, timeout=args.timeout, tls=tls, token=token) as client:
             return _CLIENT_COMMANDS[args.command](client, args)
     except SmtpConnectorError as exc:
         print(f"error: {exc.reason or exc.code.name}: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:
             print(f"  {violation.field}: {violation.description}", file=sys.stderr)
         return 1
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

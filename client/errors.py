@@ -1,14 +1,16 @@
 """Typed exceptions for the client, chosen by the ErrorInfo ``reason`` (never message text).
 
 SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery,
+│                                  retry_delay (the server's RetryInfo hint, in seconds),
 │                                  request_id (the server's x-request-id of the call)
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
 │   │                              INVALID_CONFIG, PROFILE_NOT_FOUND,
-│   │                              LIMIT_EXCEEDED (payload, template size)
+│   │                              LIMIT_EXCEEDED (payload depth, template size)
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
 ├── TemplateRenderError            TEMPLATE_RENDER_FAILED
+├── PlaintextAuthRefusedError      PLAINTEXT_AUTH_REFUSED: credentials would travel unencrypted
 ├── SmtpRejectedError              SMTP_REJECTED (a 5xx reply)
 │   ├── SmtpAuthError              SMTP_AUTH_FAILED
 │   └── RecipientRefusedError      SMTP_RECIPIENT_REFUSED
@@ -17,12 +19,13 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 │                                  SMTP_TEMPORARY_FAILURE, SMTP_CONNECTION_LOST
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
-├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
-│                                  (SERVER_DRAINING: it is shutting down)
-├── UnauthenticatedError           UNAUTHENTICATED: no bearer token was sent
-├── PermissionDeniedError          INVALID_TOKEN, INLINE_CONFIG_DISABLED, SMTP_HOST_NOT_ALLOWED
-├── ResourceExhaustedError         TOO_MANY_REQUESTS, RATE_LIMITED;
-│                                  ``retry_after`` from RetryInfo
+├── ServiceUnavailableError        the smtp-connector service itself cannot be reached,
+│                                  or SERVER_DRAINING (it is shutting down)
+├── UnauthenticatedError           status UNAUTHENTICATED: no bearer token (UNAUTHENTICATED)
+├── PermissionDeniedError          status PERMISSION_DENIED: INVALID_TOKEN,
+│                                  INLINE_CONFIG_DISABLED, SMTP_HOST_NOT_ALLOWED
+├── ResourceExhaustedError         status RESOURCE_EXHAUSTED: TOO_MANY_REQUESTS, RATE_LIMITED
+│                                  or a request too large; see retry_delay
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
 
@@ -42,6 +45,7 @@ __all__ = [
     "InternalError",
     "InvalidRequestError",
     "PermissionDeniedError",
+    "PlaintextAuthRefusedError",
     "RecipientRefusedError",
     "ResourceExhaustedError",
     "ServiceUnavailableError",
@@ -77,6 +81,7 @@ class SmtpConnectorError(Exception):
         reason: str = "",
         metadata: dict[str, str] | None = None,
         field_violations: tuple[FieldViolation, ...] = (),
+        retry_delay: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -84,6 +89,8 @@ class SmtpConnectorError(Exception):
         self.reason = reason
         self.metadata = dict(metadata or {})
         self.field_violations = field_violations
+        # Seconds the server asks the caller to wait before retrying (its RetryInfo), if any.
+        self.retry_delay = retry_delay
         # The server's id of the failed call (x-request-id), to find it in the server's logs.
         self.request_id = ""
 
@@ -92,6 +99,16 @@ class SmtpConnectorError(Exception):
         """The SMTP server's reply code, when the failure came with one."""
         value = self.metadata.get("smtp_code")
         return int(value) if value else None
+
+    @property
+    def stage(self) -> str:
+        """The SMTP step that failed (connect, ehlo, tls, auth, mail, rcpt, data), if any."""
+        return self.metadata.get("stage", "")
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later: the status is UNAVAILABLE."""
+        return self.code == grpc.StatusCode.UNAVAILABLE
 
     @property
     def delivery(self) -> str:
@@ -120,6 +137,10 @@ class TemplateNotFoundError(SmtpConnectorError):
 
 class TemplateRenderError(SmtpConnectorError):
     """The template failed while rendering."""
+
+
+class PlaintextAuthRefusedError(SmtpConnectorError):
+    """The service refused to send SMTP credentials over an unencrypted connection."""
 
 
 class SmtpRejectedError(SmtpConnectorError):
@@ -154,22 +175,20 @@ class ServiceUnavailableError(SmtpConnectorError):
     """The smtp-connector service could not be reached."""
 
 
-class InternalError(SmtpConnectorError):
-    """A bug in smtp-connector."""
-
-
 class UnauthenticatedError(SmtpConnectorError):
-    """The service wants a bearer token and the call sent none."""
+    """The service wants a bearer token and got none, or one it does not know."""
 
 
 class PermissionDeniedError(SmtpConnectorError):
-    """The token is wrong, or the server refuses the inline config."""
+    """The caller is known but may not make this call."""
 
 
 class ResourceExhaustedError(SmtpConnectorError):
-    """Too many calls at once or too fast; retry after ``retry_after`` seconds (when set)."""
+    """A limit was reached (such as a rate limit); retry after ``retry_delay``."""
 
-    retry_after: float | None = None
+
+class InternalError(SmtpConnectorError):
+    """A bug in smtp-connector."""
 
 
 _BY_REASON: dict[str, type[SmtpConnectorError]] = {
@@ -182,6 +201,7 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "CONFIG_NOT_LOADED": ConfigNotLoadedError,
     "TEMPLATE_NOT_FOUND": TemplateNotFoundError,
     "TEMPLATE_RENDER_FAILED": TemplateRenderError,
+    "PLAINTEXT_AUTH_REFUSED": PlaintextAuthRefusedError,
     "SMTP_REJECTED": SmtpRejectedError,
     "SMTP_AUTH_FAILED": SmtpAuthError,
     "SMTP_RECIPIENT_REFUSED": RecipientRefusedError,
@@ -203,7 +223,8 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "SERVER_DRAINING": ServiceUnavailableError,
 }
 
-# For statuses without an ErrorInfo: those made by gRPC itself, not by the service.
+# For statuses without an ErrorInfo (made by gRPC itself, not by the service) or with a reason
+# this client does not know yet.
 _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNAVAILABLE: ServiceUnavailableError,
@@ -216,13 +237,13 @@ _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
 
 
 def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
-    """The typed exception for a failed call."""
+    """The typed exception for a failed call (of a ``grpc`` or a ``grpc.aio`` channel)."""
     call: grpc.Call = error  # type: ignore[assignment]
     code = call.code()
     status = rpc_status.from_call(call)
     reason, metadata = "", {}
     violations: tuple[FieldViolation, ...] = ()
-    retry_after: float | None = None
+    retry_delay: float | None = None
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -236,9 +257,9 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
                     FieldViolation(v.field, v.description) for v in bad.field_violations
                 )
             elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                retry = error_details_pb2.RetryInfo()
-                detail.Unpack(retry)
-                retry_after = retry.retry_delay.ToNanoseconds() / 1e9
+                hint = error_details_pb2.RetryInfo()
+                detail.Unpack(hint)
+                retry_delay = hint.retry_delay.ToTimedelta().total_seconds()
     error_type = _BY_REASON.get(reason) or _BY_CODE.get(code, SmtpConnectorError)
     typed = error_type(
         call.details() or code.name,
@@ -246,10 +267,15 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
         reason=reason,
         metadata=metadata,
         field_violations=violations,
+        retry_delay=retry_delay,
     )
-    if isinstance(typed, ResourceExhaustedError):
-        typed.retry_after = retry_after
+    typed.request_id = _request_id(call)
+    return typed
+
+
+def _request_id(call: grpc.Call) -> str:
+    """The server's x-request-id of a finished call ("" when it sent none)."""
     for key, value in call.initial_metadata() or ():
         if key == "x-request-id" and isinstance(value, str):
-            typed.request_id = value
-    return typed
+            return value
+    return ""

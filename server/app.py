@@ -21,15 +21,15 @@ from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
 from .interceptors import BearerTokenInterceptor, ObservingInterceptor
 from .limits import Admission, RateLimiter, ServiceLimitsInterceptor, check_template_sizes
+from .listener_tls import server_credentials
 from .logs import configure_logging
 from .mailer import Mailer
 from .metrics import Metrics
+from .pool import PoolLimits, transport_factory
 from .profiles import Profiles, load_profiles
 from .reload import Reloader
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
-from .tls import server_credentials
-from .transport import SmtpTransport
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class Service:
 def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Service:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started."""
     metrics = Metrics()
-    mailer = mailer or Mailer(metrics.instrument(SmtpTransport))
+    mailer = mailer or create_mailer(settings, metrics)
     server_config = load_server_config(settings)
     guard = InlineGuard(
         enabled=settings.allow_inline_config,
@@ -181,6 +181,19 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
     return Service(server, port, servicer, mailer, health, admission, metrics, auth)
+
+
+def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
+    """The mailer, pooling SMTP connections as the settings say (and reporting its sends to
+    ``metrics`` when given)."""
+    limits = PoolLimits(
+        max_connections=settings.pool_max_connections,
+        max_messages=settings.pool_max_messages,
+        idle_timeout=settings.pool_idle_timeout,
+        acquire_timeout=settings.pool_acquire_timeout,
+    )
+    factory = transport_factory(limits, enabled=settings.pool)
+    return Mailer(metrics.instrument(factory) if metrics is not None else factory)
 
 
 def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -24,32 +26,41 @@ TEMPLATE_REASONS = frozenset({"TEMPLATE_RENDER_FAILED", "TEMPLATE_VARIABLE_MISSI
 
 
 class PoolGauges:
-    """The hook a connection pool feeds: call ``opened``/``closed`` as connections come and go
-    and ``acquired``/``released`` around each use."""
+    """SMTP connections open and in use, read when Prometheus scrapes: from each pooled
+    transport's ``usage()``, plus one connection per send in flight on a transport without a
+    pool."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.open = Gauge(
+        self._pools: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._unpooled = 0  # sends in flight on one-connection-per-message transports
+        self._lock = threading.Lock()
+        Gauge(
             "smtp_connector_pool_connections_open",
             "SMTP connections open now",
             registry=registry,
-        )
-        self.in_use = Gauge(
+        ).set_function(lambda: self._usage()[0])
+        Gauge(
             "smtp_connector_pool_connections_in_use",
             "SMTP connections carrying a message now",
             registry=registry,
-        )
+        ).set_function(lambda: self._usage()[1])
 
-    def opened(self) -> None:
-        self.open.inc()
+    def watch(self, transport: object) -> None:
+        """Count a transport's connections if it reports them (``usage()``)."""
+        if callable(getattr(transport, "usage", None)):
+            self._pools.add(transport)
 
-    def closed(self) -> None:
-        self.open.dec()
+    def unpooled_send(self, delta: int) -> None:
+        """A send without a pool started (+1) or ended (-1): one connection, open and busy."""
+        with self._lock:
+            self._unpooled += delta
 
-    def acquired(self) -> None:
-        self.in_use.inc()
-
-    def released(self) -> None:
-        self.in_use.dec()
+    def _usage(self) -> tuple[int, int]:
+        open_, busy = self._unpooled, self._unpooled
+        for pool in list(self._pools):
+            pool_open, pool_busy = pool.usage()
+            open_, busy = open_ + pool_open, busy + pool_busy
+        return open_, busy
 
 
 class Metrics:
@@ -100,7 +111,9 @@ class Metrics:
         """The same transport factory, with every send timed and its reply code counted."""
 
         def metered(settings: ConnectionSettings) -> Transport:
-            return MeteredTransport(factory(settings), self)
+            inner = factory(settings)
+            self.pool.watch(inner)
+            return MeteredTransport(inner, self)
 
         return metered
 
@@ -124,8 +137,7 @@ class MeteredTransport:
         """Send through the wrapped transport, timing it."""
         pool, start = self._metrics.pool, time.perf_counter()
         if self._one_per_send:
-            pool.opened()
-            pool.acquired()
+            pool.unpooled_send(+1)
         try:
             receipt = self._inner.send(envelope, data, deadline)
         except SmtpConnectorError as exc:
@@ -134,8 +146,7 @@ class MeteredTransport:
             raise
         finally:
             if self._one_per_send:
-                pool.released()
-                pool.closed()
+                pool.unpooled_send(-1)
         self._record(start, "sent", receipt.code)
         return receipt
 

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from smtp_connector.client import SmtpConnectorClient
-from smtp_connector.client._client import to_struct
+from smtp_connector.client._requests import to_struct
 from smtp_connector.client.errors import InvalidRequestError, ResourceExhaustedError
 from smtp_connector.server.app import create_server
 from smtp_connector.server.errors import InvalidRequest
@@ -20,7 +20,7 @@ from smtp_connector.server.limits import RateLimiter, payload_depth
 from smtp_connector.server.settings import Settings
 
 from tests.conftest import ServerFactory, make_config
-from tests.support.service import running_service
+from tests.support.inprocess import started_service
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer
 
@@ -72,7 +72,7 @@ def test_rpcs_beyond_the_concurrency_limit_are_refused_not_queued(
     results: list[Any] = []
     config = make_config(smtp_server.port)
     with (
-        running_service(tmp_path, config, max_concurrent_rpcs=1) as service,
+        started_service(tmp_path, config, max_concurrent_rpcs=1) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
     ):
         sender = threading.Thread(
@@ -103,8 +103,8 @@ def test_the_rate_limit_answers_with_retry_info(start_service: ServerFactory) ->
     with pytest.raises(ResourceExhaustedError) as raised:
         client.validate_config("{}")
     assert raised.value.reason == "RATE_LIMITED"
-    assert raised.value.retry_after is not None
-    assert 0 < raised.value.retry_after <= 2.0
+    assert raised.value.retry_delay is not None
+    assert 0 < raised.value.retry_delay <= 2.0
 
 
 def test_token_buckets_are_per_caller_and_refill() -> None:

@@ -225,7 +225,7 @@ def test_the_cli_speaks_tls_with_a_token(
             str(config),
             "--target",
             server.address,
-            "--ca-file",
+            "--ca",
             str(pems["ca"]),
         ]
         assert main(command) == 1

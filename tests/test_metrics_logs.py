@@ -14,14 +14,14 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from smtp_connector.client import SmtpConnectorClient
-from smtp_connector.client._client import to_struct
+from smtp_connector.client._requests import to_struct
 from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from tests.conftest import make_config
+from tests.support.inprocess import started_service
 from tests.support.process import ServerProcess
-from tests.support.service import running_service
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer, free_port
 
@@ -73,7 +73,8 @@ def test_metrics_endpoint(tmp_path: Path, smtp_server: SmtpServer) -> None:
         if name == "smtp_connector_template_render_errors_total"
     )  # fmt: skip
     assert template_errors == 2  # one sandbox violation, one missing variable
-    assert found[("smtp_connector_pool_connections_open", frozenset())] == 0
+    # The pool keeps the one connection it used open, idle, for the next send.
+    assert found[("smtp_connector_pool_connections_open", frozenset())] == 1
     assert found[("smtp_connector_pool_connections_in_use", frozenset())] == 0
 
 
@@ -160,10 +161,13 @@ def test_no_password_in_any_log_line_error_or_response(tmp_path: Path) -> None:
         assert TOKEN not in text
 
 
-def test_connection_gauges_follow_a_send_in_flight(tmp_path: Path, smtp_server: SmtpServer) -> None:
+@pytest.mark.parametrize("pool", [True, False])
+def test_connection_gauges_follow_a_send_in_flight(
+    tmp_path: Path, smtp_server: SmtpServer, pool: bool
+) -> None:
     slow = SlowData(smtp_server, 1.0)
     with (
-        running_service(tmp_path, make_config(smtp_server.port)) as service,
+        started_service(tmp_path, make_config(smtp_server.port), pool=pool) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
     ):
         registry = service.metrics.registry
@@ -176,3 +180,5 @@ def test_connection_gauges_follow_a_send_in_flight(tmp_path: Path, smtp_server: 
         assert registry.get_sample_value("smtp_connector_pool_connections_in_use") == 1
         sender.join(10)
         assert registry.get_sample_value("smtp_connector_pool_connections_in_use") == 0
+        # A pool keeps its connection for the next send; without one it is closed.
+        assert registry.get_sample_value("smtp_connector_pool_connections_open") == int(pool)

@@ -1,4 +1,5 @@
-"""smtp-connector in this process, with every part of it reachable (``Service``)."""
+"""smtp-connector on a free loopback port for callers that need only its address (the async
+client, Node.js, the examples, generic reflection tools)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smtp_connector.server.app import Service, build_service
+from smtp_connector.server.app import create_server
+from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
 
 
 @contextmanager
-def running_service(tmp_path: Path, config: dict[str, Any], **settings: Any) -> Iterator[Service]:
-    """A started server on 127.0.0.1:0 with ``config`` as its config file; stopped after."""
-    path = tmp_path / "service-config.json"
+def running_service(
+    config: dict[str, Any], folder: Path, *, with_reflection: bool = False
+) -> Iterator[str]:
+    """Runs the real server with ``config`` (written into ``folder``) on 127.0.0.1:0, with
+    gRPC server reflection if asked; yields its ``host:port``."""
+    path = folder / "service-config.json"
     path.write_text(json.dumps(config), encoding="utf-8")
-    service = build_service(Settings(address="127.0.0.1:0", config=path, **settings))
-    service.server.start()
+    mailer = Mailer()
+    settings = Settings(address="127.0.0.1:0", config=path, reflection=with_reflection)
+    server, port = create_server(settings, mailer=mailer)
+    server.start()
     try:
-        yield service
+        yield f"127.0.0.1:{port}"
     finally:
-        service.server.stop(None)
-        service.mailer.close()
+        server.stop(None)
+        mailer.close()
