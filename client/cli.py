@@ -23,6 +23,33 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 _SEVERITY = {1: "error", 2: "warning"}
 _WIDTH = 100
 
+# The serve flags of the mesh settings: (setting, type, help). Each flag is --setting-name and
+# defaults to the environment variable SMTP_CONNECTOR_SETTING_NAME (the README's table).
+# Bearer tokens have no flag: a command line is visible to every user of the machine.
+_MESH_FLAGS: tuple[tuple[str, Any, str], ...] = (
+    ("tls_cert_file", str, "PEM certificate chain: serve TLS"),
+    ("tls_key_file", str, "PEM private key of the certificate"),
+    ("tls_client_ca_file", str, "PEM CA bundle: require client certificates (mTLS)"),
+    ("auth_tokens_file", str, "file of accepted bearer tokens, one a line"),
+    ("reflection", bool, "serve gRPC reflection [on]"),
+    ("allow_inline_config", bool, "accept config_json in requests [off]"),
+    ("inline_allowed_hosts", str, "comma-separated host patterns for inline configs [*]"),
+    ("inline_allowed_ports", str, "comma-separated ports for inline configs [25,465,587,2525]"),
+    ("inline_allowed_networks", str, "comma-separated CIDRs inline configs may reach anyway"),
+    ("max_request_bytes", int, "largest request [1048576]"),
+    ("max_template_bytes", int, "largest template [65536]"),
+    ("max_payload_depth", int, "deepest payload nesting [8]"),
+    ("max_concurrent_rpcs", int, "service RPCs at once [0 = workers]"),
+    ("rate_limit", float, "RPCs per second per caller [0 = off]"),
+    ("rate_limit_burst", int, "rate-limit bucket size [10]"),
+    ("keepalive_time", float, "seconds before pinging an idle client [60]"),
+    ("keepalive_timeout", float, "seconds to wait for a ping answer [20]"),
+    ("keepalive_min_ping_interval", float, "shortest client ping interval tolerated [10]"),
+    ("max_connection_age", float, "seconds before asking clients to reconnect [0 = never]"),
+    ("metrics_address", str, "host:port of the Prometheus endpoint [off]"),
+    ("log_format", str, "text or json [text]"),
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smtp-connector", description=__doc__)
@@ -57,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--pool-idle-timeout", type=float, help="seconds an idle SMTP connection stays open [30]"
     )
+    for name, kind, help_text in _MESH_FLAGS:
+        flag = "--" + name.replace("_", "-")
+        env = f"SMTP_CONNECTOR_{name.upper()}"
+        if kind is bool:
+            serve.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            serve.add_argument(flag, type=kind, help=f"{help_text} [{env}]")
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
@@ -108,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     try:
         from smtp_connector.server.app import serve
-        from smtp_connector.server.errors import InvalidConfig
+        from smtp_connector.server.errors import InvalidRequest
         from smtp_connector.server.settings import Settings
     except ImportError as exc:
         print(
@@ -130,10 +164,11 @@ def _serve(args: argparse.Namespace) -> int:
         "pool_max_messages": args.pool_max_messages,
         "pool_idle_timeout": args.pool_idle_timeout,
     }
+    flags.update({name: getattr(args, name) for name, _kind, _help in _MESH_FLAGS})
     try:
         settings = Settings(**{k: v for k, v in flags.items() if v is not None})
         serve(settings)
-    except InvalidConfig as exc:
+    except InvalidRequest as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for violation in exc.violations:
             print(f"  {violation.field or '(config)'}: {violation.description}", file=sys.stderr)

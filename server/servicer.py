@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
@@ -29,6 +29,12 @@ _Response = TypeVar("_Response")
 _Handler = Callable[[Any, _Request, grpc.ServicerContext], _Response]
 
 _INLINE_CACHE_SIZE = 64
+
+
+class InlineConfigGuard(Protocol):
+    """Decides whether (and how) an inline ``config_json`` may be used (see guard.py)."""
+
+    def admit(self, config_json: str, load: Callable[[str], LoadedConfig]) -> LoadedConfig: ...
 
 
 def _reporting_errors(handler: _Handler[_Request, _Response]) -> _Handler[_Request, _Response]:
@@ -80,26 +86,32 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         *,
         probe_ports: tuple[int, ...] = DEFAULT_PORTS,
         probe_time_limit: float = DEFAULT_TIME_LIMIT,
+        inline_guard: InlineConfigGuard | None = None,
     ) -> None:
         self._mailer = mailer
         self._probe_ports = probe_ports
         self._probe_time_limit = probe_time_limit
         if isinstance(server_config, LoadedConfig):
             server_config = Profiles.single(server_config)
+        # Replaced whole by a config reload (SIGHUP); readers take it once per request.
         self.profiles = server_config
+        self._inline_guard = inline_guard
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
 
     def _config(self, config_json: str, profile: str = "") -> LoadedConfig:
         if config_json:
             if profile:
                 raise InvalidRequest.for_field("profile", "set either profile or config_json")
+            if self._inline_guard is not None:
+                return self._inline_guard.admit(config_json, self._load_inline)
             return self._load_inline(config_json)
-        if self.profiles is None:
+        profiles = self.profiles
+        if profiles is None:
             raise ConfigNotLoaded(
                 "the server has no config (start it with --config) and the request carries no "
                 "config_json; the message was not sent"
             )
-        return self.profiles.get(profile)
+        return profiles.get(profile)
 
     @staticmethod
     def _deadline(context: grpc.ServicerContext) -> Deadline:

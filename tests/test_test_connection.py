@@ -7,7 +7,7 @@ import json
 import pytest
 from smtp_connector.client import InvalidRequestError, SmtpConnectorClient
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
 
@@ -62,8 +62,9 @@ def test_with_recipient_prefers_the_test_template(
 
 
 def test_failure_is_a_report_with_the_failing_step(start_service: ServerFactory) -> None:
-    client = start_service(None)
-    config = json.dumps(make_config(closed_port()))
+    port = closed_port()
+    client = start_service(None, **inline_on_loopback(port))
+    config = json.dumps(make_config(port))
     response = client.test_connection(config)
     assert not response.ok
     [resolve, step] = response.steps
