@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 256
 _FIRST_POLL, _MAX_POLL = 0.005, 0.1  # seconds between looks at a pending claim
+_CUT_OFF = "the server shut down while the message was being sent"
 
 
 class State(StrEnum):
@@ -119,6 +120,7 @@ class Idempotency:
         self.lease = lease
         self._active = 0  # runs in progress, which close() lets finish
         self._idle = threading.Condition()
+        self._claims: dict[str, tuple[str, str]] = {}  # token -> stored key, fingerprint
 
     def run(
         self, key: str, fingerprint: str, deadline: Deadline, send: Callable[[], bytes]
@@ -136,10 +138,16 @@ class Idempotency:
                 self._idle.notify_all()
 
     def close(self, timeout: float = 60.0) -> None:
-        """Close the store once the runs in progress have recorded their outcomes (a send
-        that outlived the server's grace period still does), or after ``timeout`` seconds."""
+        """Close the store once the runs in progress have recorded their outcomes, waiting
+        ``timeout`` seconds at most. A send still running then (its server is going down
+        without it) may or may not deliver: its key records an unknown outcome, so that
+        repeats say so at once instead of waiting for the claim's lease to run out."""
         with self._idle:
             self._idle.wait_for(lambda: self._active == 0, timeout)
+            cut_off = dict(self._claims)
+        for token, (stored_key, fingerprint) in cut_off.items():
+            record = Record(fingerprint, State.UNKNOWN, body=_CUT_OFF.encode())
+            self._finish(stored_key, token, record)
         self.store.close()
 
     def _run(
@@ -150,6 +158,18 @@ class Idempotency:
         found = self._claim(stored_key, fingerprint, token, deadline)
         if found is not None:
             return found
+        with self._idle:
+            self._claims[token] = (stored_key, fingerprint)
+        try:
+            return self._send_claimed(stored_key, fingerprint, token, send)
+        finally:
+            with self._idle:
+                del self._claims[token]
+
+    def _send_claimed(
+        self, stored_key: str, fingerprint: str, token: str, send: Callable[[], bytes]
+    ) -> bytes:
+        """Send under a claim and record what repeats must get."""
         try:
             body = send()
         except SmtpConnectorError as exc:
