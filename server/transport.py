@@ -187,7 +187,7 @@ def _tls_hint(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
         return f"port {settings.port} expects TLS from the start: set secure to true"
     if isinstance(exc, ssl.SSLCertVerificationError):
         if exc.verify_code == _CERT_HAS_EXPIRED:
-            return "the SMTP provider must renew its certificate"
+            return "the server's certificate has expired: the SMTP provider must renew it"
         return (
             "the server's certificate could not be verified: set tls.servername to the name on "
             "the certificate, or tls.ca to the CA that issued it"
@@ -518,10 +518,8 @@ class SmtpSession:
             raise self._unsupported(stage, str(exc)) from None
         except ssl.SSLError as exc:
             hint = _tls_hint(settings, exc)
-            # A certificate failure's own words ("certificate has expired") say the most.
-            detail = getattr(exc, "verify_message", None) or exc.reason or exc
             raise SmtpTlsFailed(
-                f"TLS with {settings.address} failed: {detail}"
+                f"TLS with {settings.address} failed: {exc.reason or exc}"
                 + (f" ({hint})" if hint else "")
                 + "; the message was not sent",
                 stage=TLS,

@@ -28,7 +28,7 @@ from smtp_connector.server.transport import (
     deliver,
 )
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.faults import DATA, END_OF_DATA, MAIL, RCPT, Fault, FaultServer
 from tests.support.smtp import free_port
 
@@ -215,7 +215,7 @@ def test_drop_in_the_middle_of_data(start_service: ServerFactory) -> None:
     # while the message is still being written, so it certainly was not accepted.
     with FaultServer(receive_buffer=4096) as server:
         server.fault = Fault(drop_mid_data=True)
-        client = connector(start_service, server.port)
+        client = start_service(make_config(server.port, **FAST), max_request_bytes=8 << 20)
         big = {**PAYLOAD, "code": "x" * 3_000_000}
         started = time.monotonic()
         with pytest.raises(SmtpConnectorError) as caught:
@@ -376,7 +376,7 @@ def test_server_restarts_while_the_pool_holds_connections(
     faulty: FaultServer, start_service: ServerFactory
 ) -> None:
     faulty.fault = Fault(data_delay=0.2)
-    client = connector(start_service, faulty.port)
+    client = start_service(make_config(faulty.port, **FAST), workers=8)
     # Fill the pool with several connections (the server holds each DATA a moment).
     with ThreadPoolExecutor(5) as pool:
         list(
@@ -414,7 +414,7 @@ def test_config_json_inline_is_no_different(
 ) -> None:
     # The same fault through an inline config (no server config at all).
     faulty.fault = Fault(replies={RCPT: "550 5.1.1 no such user"})
-    client = start_service()
+    client = start_service(**inline_on_loopback(faulty.port))
     inline = json.dumps(make_config(faulty.port, **FAST))
     error, _ = failed_send(client, config_json=inline)
     assert_error(error, grpc.StatusCode.FAILED_PRECONDITION, "SMTP_RECIPIENT_REFUSED")

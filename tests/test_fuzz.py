@@ -25,12 +25,14 @@ from smtp_connector.server.errors import Reason
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import make_config
+from tests.conftest import inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 # Every status a send may end with, besides OK (the README's error table).
 DOCUMENTED = {
     grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.ABORTED,
@@ -63,7 +65,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         path.write_text(json.dumps(make_config(smtp.port)), encoding="utf-8")
         mailer = Mailer()
         server, port = create_server(
-            Settings(address="127.0.0.1:0", config=path, workers=8), mailer=mailer
+            Settings(address="127.0.0.1:0", config=path, workers=8, **inline_on_loopback()),
+            mailer=mailer,
         )
         server.start()
         client = SmtpConnectorClient(f"127.0.0.1:{port}", timeout=CALL_TIMEOUT)

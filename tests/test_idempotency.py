@@ -18,12 +18,13 @@ import redis
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import (
     DeadlineExceededError,
+    DeliveryUnknownError,
     IdempotencyKeyReusedError,
     InvalidRequestError,
     ServiceUnavailableError,
     SmtpUnavailableError,
 )
-from smtp_connector.server.app import create_server
+from smtp_connector.server.app import build_service
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.errors import DeliveryUnknown
 from smtp_connector.server.idempotency import (
@@ -31,14 +32,13 @@ from smtp_connector.server.idempotency import (
     IdempotencyStore,
     Record,
     State,
-    open_idempotency,
 )
 from smtp_connector.server.idempotency_memory import MemoryStore
 from smtp_connector.server.idempotency_redis import PREFIX, RedisStore
 from smtp_connector.server.idempotency_sqlite import SqliteStore
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.redis_server import RedisServer
 from tests.support.smtp import SmtpServer, free_port
 
@@ -237,7 +237,7 @@ def test_the_store_holds_no_secret(
 ) -> None:
     password, code = "pa55-W0RD-never-stored", "918273645"
     with SmtpServer(users={"mailer": password}) as server:
-        client = replica(make_config(server.port))
+        client = replica(make_config(server.port), **inline_on_loopback(server.port))
         config = make_config(server.port, username="mailer", password=password)
         client.send_message(
             "user@example.com",
@@ -349,36 +349,43 @@ def test_a_claim_past_its_lease_is_an_unknown_outcome() -> None:
 
 
 @pytest.mark.parametrize("store_settings", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("grace", [3.0, 0.3], ids=["within-grace", "cut-off"])
 def test_shutdown_in_the_middle_of_a_send(
-    smtp_server: SmtpServer, replica: Replica, store_settings: dict[str, Any], tmp_path: Path
+    smtp_server: SmtpServer,
+    replica: Replica,
+    store_settings: dict[str, Any],
+    tmp_path: Path,
+    grace: float,
 ) -> None:
-    # The server stops with a send in flight: the caller's call is cancelled after the grace
-    # period (no ErrorInfo: the outcome is unknown to it), the send itself runs to its end and
-    # its outcome is recorded, so a retry with the same key, here on the restarted server,
-    # gets the response instead of a second copy.
+    # The server drains (as on SIGTERM) while a keyed send is in flight. Within the grace
+    # period the send finishes and answers OK; cut off, its caller learns nothing (no
+    # ErrorInfo: delivery unknown) and the key records the unknown outcome. Either way a
+    # retry with the same key on the restarted server never sends a second copy.
     slow_data(smtp_server, 1.0)
     config = tmp_path / "stopping.json"
     config.write_text(json.dumps(make_config(smtp_server.port)), encoding="utf-8")
     settings = Settings(address="127.0.0.1:0", config=config, **store_settings)
-    idempotency = open_idempotency(settings)
-    server, port = create_server(settings, idempotency=idempotency)
-    server.start()
-    try:
-        with (
-            SmtpConnectorClient(f"127.0.0.1:{port}", timeout=10) as client,
-            ThreadPoolExecutor(1) as pool,
-        ):
-            call = pool.submit(send, client, "in-flight")
-            time.sleep(0.3)
-            server.stop(0.2).wait()
+    service = build_service(settings)
+    service.server.start()
+    with (
+        SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        call = pool.submit(send, client, "in-flight")
+        time.sleep(0.3)
+        service.drain(grace)
+        if grace > 1:
+            first = call.result()
+        else:
             with pytest.raises(ServiceUnavailableError) as caught:
                 call.result()
             assert caught.value.delivery == "unknown"
-    finally:
-        server.stop(None)
-        idempotency.close()  # as serve() does: after the send in flight recorded its outcome
-    assert len(smtp_server.received) == 1
     restarted = replica(make_config(smtp_server.port))
-    response = send(restarted, "in-flight")
-    assert response.message_id == smtp_server.received[0].message["Message-ID"]
+    if grace > 1:
+        assert send(restarted, "in-flight") == first
+    else:
+        with pytest.raises(DeliveryUnknownError) as replayed:
+            send(restarted, "in-flight")
+        assert "shut down" in replayed.value.message
+    time.sleep(1.0)  # a cut-off send's thread goes on here (a real server exits instead)
     assert len(smtp_server.received) == 1
