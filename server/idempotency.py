@@ -13,7 +13,8 @@ sends; afterwards the record holds what a repeat must get back:
 
 A repeat that finds a pending claim waits for it (in-flight dedup). A pending claim older
 than its lease belongs to a call that never finished (its server died): its outcome is
-reported unknown; a server that drains records its cut-off sends as unknown itself. A key reused with a different request is refused (IDEMPOTENCY_KEY_REUSED).
+reported unknown; a server that drains records its cut-off sends as unknown itself. A key
+reused with a different request is refused (IDEMPOTENCY_KEY_REUSED).
 Stores keep only hashes of keys and requests: no address, password or payload in clear,
 except inside a stored response (message id, SMTP reply, accepted recipients).
 """
