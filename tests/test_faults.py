@@ -60,6 +60,14 @@ def failed_send(
     return caught.value, time.monotonic() - started
 
 
+def good_send(client: SmtpConnectorClient, *, within: float) -> None:
+    """Send, expecting the server's 250 within ``within`` seconds."""
+    started = time.monotonic()
+    response = client.send_message("user@example.com", "Register", PAYLOAD, timeout=CALL_TIMEOUT)
+    assert response.smtp_code == 250
+    assert time.monotonic() - started < within
+
+
 def assert_error(
     error: SmtpConnectorError, code: grpc.StatusCode, reason: str, **metadata: str
 ) -> None:
@@ -72,8 +80,7 @@ def assert_recovers(client: SmtpConnectorClient, server: FaultServer) -> None:
     """With the fault gone, the next send succeeds and delivers exactly one message."""
     server.fault = Fault()
     before = len(server.delivered)
-    response = client.send_message("user@example.com", "Register", PAYLOAD, timeout=CALL_TIMEOUT)
-    assert response.smtp_code == 250
+    good_send(client, within=CALL_TIMEOUT)
     assert len(server.delivered) == before + 1
 
 
@@ -116,10 +123,7 @@ def test_one_byte_at_a_time_still_delivers(
 ) -> None:
     faulty.fault = Fault(byte_delay=0.001)
     client = connector(start_service, faulty.port)
-    started = time.monotonic()
-    response = client.send_message("user@example.com", "Register", PAYLOAD, timeout=CALL_TIMEOUT)
-    assert response.smtp_code == 250
-    assert time.monotonic() - started < CALL_TIMEOUT
+    good_send(client, within=CALL_TIMEOUT)
     assert len(faulty.delivered) == 1
     assert_recovers(client, faulty)
     assert len(faulty.delivered) == 2
@@ -360,10 +364,7 @@ def test_server_closes_idle_pooled_connections(
     faulty.fault = Fault(idle_close=0.2, idle_reply=farewell)
     client = connector(start_service, faulty.port)
     for sent in range(1, 4):
-        started = time.monotonic()
-        response = client.send_message("user@example.com", "Register", PAYLOAD)
-        assert response.smtp_code == 250
-        assert time.monotonic() - started < 2
+        good_send(client, within=2)
         assert len(faulty.delivered) == sent
         time.sleep(0.4)  # longer than the server keeps an idle connection
         assert faulty.open_connections == 0
