@@ -187,6 +187,7 @@ REPLY_FAULTS = [
 ]
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["new", "pooled"])
 @pytest.mark.parametrize(("stage", "reply", "code", "reason"), REPLY_FAULTS)
 def test_error_replies(
     faulty: FaultServer,
@@ -195,9 +196,14 @@ def test_error_replies(
     reply: str,
     code: grpc.StatusCode,
     reason: str,
+    pooled: bool,
 ) -> None:
-    faulty.fault = Fault(replies={stage: reply})
+    # On a new connection, or on one the pool kept from an earlier send.
     client = connector(start_service, faulty.port)
+    if pooled:
+        good_send(client, within=2)
+    sent = len(faulty.delivered)
+    faulty.fault = Fault(replies={stage: reply})
     error, elapsed = failed_send(client)
     assert_error(
         error,
@@ -209,9 +215,10 @@ def test_error_replies(
         delivery="not_sent",
     )
     assert elapsed < 2
-    assert faulty.delivered == []
+    assert len(faulty.delivered) == sent
     assert_recovers(client, faulty)
-    assert len(faulty.delivered) == 1
+    assert len(faulty.delivered) == sent + 1
+    assert faulty.connections == 2  # a session that failed is never reused
 
 
 def test_drop_in_the_middle_of_data(start_service: ServerFactory) -> None:
