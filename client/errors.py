@@ -10,6 +10,7 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
 ├── TemplateRenderError            TEMPLATE_RENDER_FAILED
+├── InvalidSenderError             INVALID_SENDER: the config's fromEmail is not an address
 ├── PlaintextAuthRefusedError      PLAINTEXT_AUTH_REFUSED: credentials would travel unencrypted
 ├── SmtpRejectedError              SMTP_REJECTED (a 5xx reply)
 │   ├── SmtpAuthError              SMTP_AUTH_FAILED
@@ -47,6 +48,7 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "InternalError",
     "InvalidRequestError",
+    "InvalidSenderError",
     "PermissionDeniedError",
     "PlaintextAuthRefusedError",
     "RecipientRefusedError",
@@ -143,6 +145,10 @@ class TemplateNotFoundError(SmtpConnectorError):
     """No template for the usage type and no `Generic` template."""
 
 
+class InvalidSenderError(SmtpConnectorError):
+    """The config's fromEmail is not an address; fix the config."""
+
+
 class TemplateRenderError(SmtpConnectorError):
     """The template failed while rendering."""
 
@@ -213,6 +219,7 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "CONFIG_NOT_LOADED": ConfigNotLoadedError,
     "TEMPLATE_NOT_FOUND": TemplateNotFoundError,
     "TEMPLATE_RENDER_FAILED": TemplateRenderError,
+    "INVALID_SENDER": InvalidSenderError,
     "PLAINTEXT_AUTH_REFUSED": PlaintextAuthRefusedError,
     "SMTP_REJECTED": SmtpRejectedError,
     "SMTP_AUTH_FAILED": SmtpAuthError,

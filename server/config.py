@@ -281,7 +281,9 @@ class SmtpConfig(_Model):
     username: str | None = None
     password: SecretStr | None = None
     auth: AuthConfig | None = None
-    from_email: Mailbox
+    # Only its line breaks are refused on load: Logto takes any string here (its README's
+    # examples carry placeholders), so a bad address fails the send, not the load.
+    from_email: Annotated[str, Field(min_length=1), AfterValidator(_no_line_break)]
     reply_to: Mailbox | None = None
     templates: list[TemplateConfig]
     custom_headers: dict[str, HeaderText] = Field(default_factory=dict)

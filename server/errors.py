@@ -46,6 +46,7 @@ class Reason(StrEnum):
     CONFIG_NOT_LOADED = "CONFIG_NOT_LOADED"
     TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
     TEMPLATE_RENDER_FAILED = "TEMPLATE_RENDER_FAILED"
+    INVALID_SENDER = "INVALID_SENDER"
     PLAINTEXT_AUTH_REFUSED = "PLAINTEXT_AUTH_REFUSED"
     SMTP_REJECTED = "SMTP_REJECTED"
     SMTP_AUTH_FAILED = "SMTP_AUTH_FAILED"
@@ -147,6 +148,13 @@ class TemplateVariableMissing(InvalidRequest):
 
 class PreconditionFailed(SmtpConnectorError):
     """The system is not in a state to serve the request; retrying unchanged will not help."""
+
+
+class InvalidSender(PreconditionFailed):
+    """The config's ``fromEmail`` is not an address (e.g. a README placeholder): the config
+    loads, so connections can be tested, but nothing can be sent until it is fixed."""
+
+    default_reason = Reason.INVALID_SENDER
 
 
 class ConfigNotLoaded(PreconditionFailed):

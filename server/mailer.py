@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
 from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
-from .errors import InvalidRequest, Reason
+from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from .message import MessageHeaders, build_message, headers_for
 from .oauth import OAuth2Credentials
 from .pool import transport_factory
@@ -31,9 +31,24 @@ class LoadedConfig:
 
     config: SmtpConfig
     templates: TemplateSet
-    headers: MessageHeaders
+    headers: MessageHeaders | None  # None while fromEmail is not an address
     connection: ConnectionSettings
     dkim: DkimSigner | None = None
+
+    def sender_headers(self) -> MessageHeaders:
+        """The headers every message carries; InvalidSender while ``fromEmail`` is not an
+        address (the config loads, and can be tested, but sends nothing)."""
+        if self.headers is None:
+            try:
+                self.config.sender()
+            except ValueError as exc:
+                raise InvalidSender(
+                    f"fromEmail: {exc}; set it to a sender your SMTP provider accepts "
+                    "(often a verified address); the message was not sent",
+                    violations=(FieldViolation("fromEmail", str(exc)),),
+                ) from None
+            raise AssertionError("headers are missing although fromEmail parses")
+        return self.headers
 
 
 def load_config(
@@ -52,14 +67,18 @@ def compile_config(
     if password is not None:
         config = _with_password(config, password)
     reply_to = config.reply_to
-    return LoadedConfig(
-        config=config,
-        templates=TemplateSet(config.templates, config.default_locale),
-        headers=MessageHeaders(
+    try:
+        headers: MessageHeaders | None = MessageHeaders(
             sender=config.sender(),
             reply_to=None if reply_to is None else parse_mailbox(reply_to),
             custom=dict(config.custom_headers),
-        ),
+        )
+    except ValueError:
+        headers = None  # a placeholder fromEmail: sends say so (sender_headers)
+    return LoadedConfig(
+        config=config,
+        templates=TemplateSet(config.templates, config.default_locale),
+        headers=headers,
         connection=connection_settings(config),
         dkim=signer_for(config.dkim, key_access),
     )
@@ -174,7 +193,7 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
         request.usage_type, locale if isinstance(locale, str) else None
     )
     rendered = template.render(request.payload)
-    headers = headers_for(rendered, loaded.headers)
+    headers = headers_for(rendered, loaded.sender_headers())
     sender = headers.sender
     bounce_to = loaded.config.envelope_from
     envelope_sender = parse_mailbox(bounce_to) if bounce_to else sender

@@ -27,8 +27,10 @@ from .config import (
     SmtpConfig,
     TemplateConfig,
     TlsConfig,
+    has_line_break,
     json_path,
     normalize_locale,
+    parse_mailbox,
 )
 from .dkim import KeyAccess
 from .errors import InvalidConfig
@@ -129,7 +131,7 @@ def validate_config(text: str, lookup: TemplateLookup | None = None) -> Validati
         return ValidationReport((_json_error(text, exc),), "")
     if not isinstance(data, dict):
         return ValidationReport((_error("", "must be a JSON object", "INVALID_TYPE"),), "")
-    issues = [*_schema_errors(data), *_template_syntax_errors(data)]
+    issues = [*_schema_errors(data), *_sender_errors(data), *_template_syntax_errors(data)]
     issues += _lints(data)
     if any(issue.severity is Severity.ERROR for issue in issues):
         return ValidationReport(tuple(issues), "")
@@ -214,6 +216,18 @@ def find_comment(text: str) -> tuple[int, int] | None:
         elif char == "/" and text[index + 1 : index + 2] in ("/", "*"):
             return line, column
     return None
+
+
+def _sender_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+    """fromEmail loads as any one-line text (as in Logto); it must be an address to send."""
+    sender = data.get("fromEmail")
+    if not isinstance(sender, str) or not sender or has_line_break(sender):
+        return []  # missing, ill-typed or multi-line: the schema reports it
+    try:
+        parse_mailbox(sender)
+    except ValueError as exc:
+        return [_error("fromEmail", f"{exc}; sends fail until it is fixed", "BAD_EMAIL")]
+    return []
 
 
 def _schema_errors(data: dict[str, Any]) -> list[ConfigIssue]:

@@ -161,7 +161,7 @@ def test_serve_dev_mailbox_send_and_sigterm(
 
 def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps(make_config(25, fromEmail="nope")), encoding="utf-8")
+    path.write_text(json.dumps(make_config(25, replyTo="nope")), encoding="utf-8")
     result = subprocess.run(
         [*CLI, "serve", "--config", str(path), "--address", f"127.0.0.1:{free_port()}"],
         capture_output=True,
@@ -169,7 +169,7 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "fromEmail" in result.stderr
+    assert "replyTo" in result.stderr
     assert "Traceback" not in result.stderr
 
 

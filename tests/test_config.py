@@ -7,8 +7,13 @@ import json
 import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.server.config import REDACTED, parse_config
-from smtp_connector.server.errors import InvalidConfig
-from smtp_connector.server.mailer import connection_settings, load_config
+from smtp_connector.server.errors import InvalidConfig, InvalidSender
+from smtp_connector.server.mailer import (
+    SendRequest,
+    connection_settings,
+    load_config,
+    prepare_message,
+)
 from smtp_connector.server.transport import TlsMode
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
@@ -63,9 +68,10 @@ def test_later_logto_fields() -> None:
         4,
         3,
     )
-    assert loaded.headers.custom == {"X-Tenant": "acme"}
-    assert loaded.headers.reply_to is not None
-    assert loaded.headers.reply_to.addr_spec == "support@example.com"
+    headers = loaded.sender_headers()
+    assert headers.custom == {"X-Tenant": "acme"}
+    assert headers.reply_to is not None
+    assert headers.reply_to.addr_spec == "support@example.com"
 
 
 @pytest.mark.parametrize(
@@ -102,7 +108,6 @@ def test_password_override_from_the_server_environment() -> None:
 @pytest.mark.parametrize(
     ("change", "path"),
     [
-        ({"fromEmail": "not an address"}, "fromEmail"),
         ({"fromEmail": "a@example.com\r\nBcc: b@example.com"}, "fromEmail"),
         ({"replyTo": "x@"}, "replyTo"),
         ({"port": 0}, "port"),
@@ -169,3 +174,14 @@ def test_validate_config_not_json(validator: SmtpConnectorClient) -> None:
     response = validator.validate_config('{"host": "x",}')
     assert not response.valid
     assert "line 1 column 14" in response.issues[0].message
+
+
+def test_a_placeholder_sender_loads_but_cannot_send() -> None:
+    """Logto takes any string as fromEmail (its README's examples carry placeholders): the
+    config loads, so its connection can be tested, and a send says what to fix."""
+    loaded = load_config(json.dumps(make_config(25, fromEmail="<your-gmail-address>")))
+    with pytest.raises(InvalidSender) as caught:
+        prepare_message(loaded, SendRequest("u@example.org", "Generic", {"code": "1"}))
+    assert caught.value.reason.value == "INVALID_SENDER"
+    assert [v.field for v in caught.value.violations] == ["fromEmail"]
+    assert "not sent" in caught.value.message

@@ -1,10 +1,11 @@
 """Older configs keep working: the three example configs of Logto's SMTP connector README
-(Gmail, SendGrid, Aliyun; tests/data/seed/) load with every field and value as written.
+(Gmail, SendGrid, Aliyun; tests/data/seed/) load unchanged, every field and value as written.
 
 Their `fromEmail` values are placeholders such as `<your-gmail-address>`, which the README
-asks the reader to replace and which are not email addresses; that one field is rejected, by
-design, and everything else is taken unchanged. With the sender filled in, each config sends
-through a real SMTP server (reached by pointing host and port at it)."""
+asks the reader to replace. As in Logto, such a config loads (the server starts with it and
+its connection can be tested); ValidateConfig names the placeholder as the one error, and a
+send refuses with INVALID_SENDER before connecting anywhere. With the sender filled in, each
+config sends through a real SMTP server (reached by pointing host and port at it)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from smtp_connector.client import InvalidSenderError
 from smtp_connector.server.config import config_from_data
+from smtp_connector.server.mailer import load_config
 from smtp_connector.server.validation import validate_config
 
 from tests.conftest import ServerFactory
@@ -104,3 +108,19 @@ def test_the_three_configs_serve_as_profiles_of_one_file(start_service: ServerFa
         "sendgrid@example.com",
         "aliyun@example.com",
     ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_configs_load_unchanged_and_a_send_names_the_placeholder(
+    name: str, start_service: ServerFactory
+) -> None:
+    text = (SEED / f"{name}.json").read_text(encoding="utf-8")
+    loaded = load_config(text)
+    assert loaded.config.from_email == seed(name)["fromEmail"]
+
+    client = start_service(seed(name))  # the server starts with the file as written
+    with pytest.raises(InvalidSenderError) as caught:
+        client.send_message("user@example.com", "Register", {"code": "123456"})
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert [v.field for v in caught.value.field_violations] == ["fromEmail"]
+    assert caught.value.delivery == "not_sent"
