@@ -45,6 +45,7 @@ class SmtpConnectorClient:
                 if credentials is not None
                 else grpc.insecure_channel(target)
             )
+        self.target = target
         self._channel = channel
         self._stub = pb_grpc.SmtpConnectorServiceStub(channel)
         self.timeout = timeout

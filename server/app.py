@@ -46,6 +46,9 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     mailbox = None
     if settings.dev_mailbox is not None:
         host, port = split_address(settings.dev_mailbox_address)

@@ -82,7 +82,12 @@ def check_address(addr: str, display_name: str = "") -> Address:
     if has_line_break(addr):
         raise ValueError("must not contain a line break (CR or LF)")
     try:
-        checked = validate_email(addr, check_deliverability=False, allow_smtputf8=True)
+        # Syntax only: no DNS. `test_environment` lets the reserved .test names through, for
+        # development mailboxes; the other special-use names (localhost, .local, .invalid)
+        # are refused because no provider delivers to them.
+        checked = validate_email(
+            addr, check_deliverability=False, allow_smtputf8=True, test_environment=True
+        )
     except EmailNotValidError as exc:
         raise ValueError(f"'{addr}' is not a valid email address: {exc}") from None
     return Address(display_name, username=checked.local_part, domain=checked.ascii_domain)

@@ -15,9 +15,10 @@ from .config import ContentType, has_line_break
 from .errors import InvalidRequest, Reason
 from .templates import RenderedTemplate
 
-# RFC 5322 lines end in CRLF on the wire; SMTPUTF8 keeps non-ASCII addresses as UTF-8.
-_ASCII_POLICY = policy.SMTP
-_UTF8_POLICY = policy.SMTPUTF8
+# Lines end in CRLF on the wire; bodies are 7-bit clean (quoted-printable or base64) so any
+# server takes them, 8BITMIME or not; SMTPUTF8 keeps non-ASCII addresses as raw UTF-8.
+_ASCII_POLICY = policy.SMTP.clone(cte_type="7bit")
+_UTF8_POLICY = policy.SMTPUTF8.clone(cte_type="7bit")
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,17 @@ class _Missing(jinja2.StrictUndefined):
         hint: str | None = None,
         obj: Any = jinja2.utils.missing,
         name: str | None = None,
-        exc: type[jinja2.TemplateRuntimeError] = _MissingVariableError,
+        exc: type[jinja2.TemplateRuntimeError] = jinja2.UndefinedError,
     ) -> None:
-        super().__init__(hint, obj, name, _MissingVariableError)
+        # Keep the sandbox's SecurityError; plain "undefined" becomes our missing variable.
+        if exc is jinja2.UndefinedError:
+            exc = _MissingVariableError
+        super().__init__(hint, obj, name, exc)
 
     @property
     def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
         name = str(self._undefined_name)
         owner = self._undefined_obj
         if isinstance(owner, _Scope) and owner._path:

@@ -40,12 +40,13 @@ class Received:
         return parsed
 
     def body(self) -> str:
-        """The decoded text body."""
+        """The decoded text body, with LF line ends and without the final line end that
+        every MIME text part gets."""
         part = self.message.get_body(("plain", "html"))
         assert part is not None
         content = part.get_content()
         assert isinstance(content, str)
-        return content
+        return content.replace("\r\n", "\n").removesuffix("\n")
 
 
 @dataclass
@@ -110,7 +111,7 @@ class SmtpServer:
                     isinstance(auth_data, LoginPassword)
                     and users.get(auth_data.login.decode()) == auth_data.password.decode()
                 )
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)
 
             kwargs.update(authenticator=authenticate, auth_require_tls=auth_require_tls)
         if tls_context is not None and not implicit_tls:

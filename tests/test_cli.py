@@ -1,0 +1,219 @@
+"""The `smtp-connector` command: client subcommands in-process, `serve` as a real process
+(the README's `make run` flow: dev mailbox, a send, the .eml file, SIGTERM)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import grpc
+import pytest
+from smtp_connector.client import SmtpConnectorClient
+from smtp_connector.client.cli import main
+
+from tests.conftest import ServerFactory, make_config
+from tests.support.smtp import SmtpServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "smtp_connector.client.cli"]
+
+
+def test_send_prints_message_id(
+    service: SmtpConnectorClient, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["send", "--target", service.target, "--to", "u@example.org", "--code", "987654"])
+    out = capsys.readouterr().out
+    assert status == 0
+    message_id = smtp_server.received[0].message["Message-ID"]
+    assert f"sent {message_id} to u@example.org" in out
+    assert "250" in out
+    assert smtp_server.received[0].body() == "Code 987654"
+
+
+def test_send_error_prints_reason(
+    service: SmtpConnectorClient, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    smtp_server.handler.reply_for["RCPT"] = "550 5.1.1 no such user"
+    status = main(["send", "--target", service.target, "--to", "u@example.org", "--code", "1"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "SMTP_RECIPIENT_REFUSED" in err
+    assert "Traceback" not in err
+
+
+def test_validate_prints_issues(
+    start_service: ServerFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = start_service(None)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(make_config(25, port=0)), encoding="utf-8")
+    status = main(["validate", "--target", client.target, str(path)])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "✗ error: port:" in out
+    assert "config is invalid" in out
+
+
+def test_test_prints_a_line_per_step(
+    service: SmtpConnectorClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["test", "--target", service.target, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert report["ok"] is True
+    assert [step["name"] for step in report["steps"]][:3] == ["connect", "greeting", "ehlo"]
+
+
+def test_unreachable_service_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["test", "--target", f"127.0.0.1:{free_port()}", "--timeout", "2"])
+    assert status == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _wait_ready(target: str, process: subprocess.Popen[bytes]) -> None:
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=20)
+    except grpc.FutureTimeoutError:
+        process.kill()
+        raise AssertionError(f"server did not start: {process.communicate()}") from None
+    finally:
+        channel.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """`smtp-connector serve` with the README's dev config and mailbox, on free ports."""
+    mailbox_port, grpc_port = free_port(), free_port()
+    config = json.loads((ROOT / "examples" / "dev-config.json").read_text(encoding="utf-8"))
+    config["port"] = mailbox_port
+    config_path = tmp_path / "dev-config.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    mailbox = tmp_path / "mailbox"
+    target = f"127.0.0.1:{grpc_port}"
+    process = subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--config",
+            str(config_path),
+            "--address",
+            target,
+            "--dev-mailbox",
+            str(mailbox),
+            "--dev-mailbox-address",
+            f"127.0.0.1:{mailbox_port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_ready(target, process)
+        yield process, target, mailbox
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_serve_dev_mailbox_send_and_sigterm(
+    served: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, target, mailbox = served
+    sent = subprocess.run(
+        [
+            *CLI,
+            "send",
+            "--target",
+            target,
+            "--to",
+            "newcomer@example.com",
+            "--usage-type",
+            "Register",
+            "--code",
+            "246810",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sent.returncode == 0, sent.stderr
+    [eml] = list(mailbox.glob("*.eml"))
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert str(make_header(decode_header(message["Subject"]))).startswith("您的注册验证码")
+    assert "246810" in message.get_body().get_content()  # type: ignore[union-attr]
+    assert message["Message-ID"] in sent.stdout
+
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert b"received SIGTERM" in output
+    assert b"smtp-connector stopped" in output
+
+
+def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(make_config(25, fromEmail="nope")), encoding="utf-8")
+    result = subprocess.run(
+        [*CLI, "serve", "--config", str(path), "--address", f"127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "fromEmail" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_reads_settings_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{", encoding="utf-8")
+    env = {
+        **os.environ,
+        "SMTP_CONNECTOR_CONFIG": str(path),
+        "SMTP_CONNECTOR_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    result = subprocess.run([*CLI, "serve"], capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 2
+    assert "not valid JSON" in result.stderr
+
+
+def test_password_from_file_reaches_the_smtp_server(tmp_path: Path) -> None:
+    with SmtpServer(users={"alice": "from-a-file"}) as smtp:
+        config_path = tmp_path / "config.json"
+        config_path.write_text(
+            json.dumps(make_config(smtp.port, username="alice", password="")), encoding="utf-8"
+        )
+        secret = tmp_path / "password"
+        secret.write_text("from-a-file\n", encoding="utf-8")
+        target = f"127.0.0.1:{free_port()}"
+        process = subprocess.Popen(
+            [
+                *CLI,
+                "serve",
+                "--config",
+                str(config_path),
+                "--address",
+                target,
+                "--smtp-password-file",
+                str(secret),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(target, process)
+            with SmtpConnectorClient(target) as client:
+                client.send_message("u@example.org", "Generic", {"code": "1"})
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=20)
+        assert len(smtp.received) == 1
+        assert b"from-a-file" not in output

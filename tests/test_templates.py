@@ -1,0 +1,75 @@
+"""Templates: lookup, placeholders in every spelling Logto users write, the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from smtp_connector.server.config import ContentType, TemplateConfig
+from smtp_connector.server.errors import (
+    TemplateNotFound,
+    TemplateRenderFailed,
+    TemplateVariableMissing,
+)
+from smtp_connector.server.templates import TemplateSet
+
+
+def _set(*templates: tuple[str, str]) -> TemplateSet:
+    return TemplateSet(
+        TemplateConfig(
+            usage_type=usage, subject="s", content=content, content_type=ContentType.TEXT
+        )
+        for usage, content in templates
+    )
+
+
+@pytest.mark.parametrize("placeholder", ["{{code}}", "{{ code }}", "{{  code}}"])
+def test_placeholder_spellings(placeholder: str) -> None:
+    rendered = _set(("Register", f"code={placeholder}")).find("Register").render({"code": "42"})
+    assert rendered.body == "code=42"
+
+
+def test_dotted_paths() -> None:
+    template = _set(("Generic", "{{application.name}}/{{ organization.owner.email }}")).find(
+        "Generic"
+    )
+    payload = {"application": {"name": "Acme"}, "organization": {"owner": {"email": "o@x.org"}}}
+    assert template.render(payload).body == "Acme/o@x.org"
+
+
+def test_payload_keys_win_over_dict_methods() -> None:
+    template = _set(("Generic", "{{ data.items }}")).find("Generic")
+    assert template.render({"data": {"items": "three"}}).body == "three"
+
+
+def test_exact_usage_type_then_generic() -> None:
+    templates = _set(("Register", "r"), ("Generic", "g"))
+    assert templates.find("Register").render({}).body == "r"
+    assert templates.find("SignIn").render({}).body == "g"
+
+
+def test_first_template_of_a_usage_type_wins() -> None:
+    assert (
+        _set(("Generic", "first"), ("Generic", "second")).find("Generic").render({}).body == "first"
+    )
+
+
+def test_not_found_without_generic() -> None:
+    with pytest.raises(TemplateNotFound):
+        _set(("Register", "r")).find("SignIn")
+
+
+def test_nested_missing_variable_is_named_in_full() -> None:
+    template = _set(("Generic", "{{ a.b.c }}")).find("Generic")
+    with pytest.raises(TemplateVariableMissing) as caught:
+        template.render({"a": {"b": {}}})
+    assert caught.value.variable == "a.b.c"
+
+
+def test_sandbox_refuses_python_internals() -> None:
+    template = _set(("Generic", "{{ code.__class__.__mro__ }}")).find("Generic")
+    with pytest.raises(TemplateRenderFailed):
+        template.render({"code": "1"})
+
+
+def test_compiled_once_per_set() -> None:
+    templates = _set(("Generic", "{{code}}"))
+    assert templates.find("Generic") is templates.find("Other")
