@@ -1,0 +1,150 @@
+"""The load generator: a grpc.aio client keeping CONCURRENCY RPCs in flight and timing each.
+
+usage: loadgen.py --target HOST:PORT (--count N | --duration S) [--concurrency 32]
+                  [--warmup N] [--channels 1] [--relay]
+Sends SendMessage with the benchmark's template (usage type Bench: a code, a Chinese
+subject, text/html) to a new recipient each time; with --relay, raw bytes to the bare relay
+(relay.py) instead. Warm-up RPCs are not counted. Prints 'msgs=N secs=S' and, on the last
+line, a JSON object with the rate and the p50/p99/p999 latency in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+from smtp_connector.v1 import smtp_connector_pb2 as pb
+from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
+
+Call = Callable[[int], Awaitable[Any]]
+# Separate channels must not share one TCP connection, or SO_REUSEPORT cannot spread them.
+CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+DISTINCT_REQUESTS = 1000  # prebuilt, so the generator spends little CPU per RPC
+
+
+def service_requests() -> list[pb.SendMessageRequest]:
+    """SendMessage requests with distinct recipients and codes."""
+    requests = []
+    for i in range(DISTINCT_REQUESTS):
+        payload = struct_pb2.Struct()
+        payload.update({"code": f"{100000 + i * 7919 % 900000}", "application": {"name": "Logto"}})
+        requests.append(
+            pb.SendMessageRequest(to=f"user{i}@example.org", usage_type="Bench", payload=payload)
+        )
+    return requests
+
+
+def make_calls(channels: list[grpc.aio.Channel], relay: bool) -> Call:
+    """A function sending RPC number i, spread over the channels."""
+    if relay:
+        senders = [
+            channel.unary_unary(
+                "/bench.Relay/Send",
+                request_serializer=lambda data: data,
+                response_deserializer=lambda data: data,
+            )
+            for channel in channels
+        ]
+        body = b"x" * 64
+
+        def relay_call(i: int) -> Awaitable[Any]:
+            return senders[i % len(senders)](body)
+
+        return relay_call
+    stubs = [pb_grpc.SmtpConnectorServiceStub(channel) for channel in channels]
+    requests = service_requests()
+
+    def service_call(i: int) -> Awaitable[Any]:
+        return stubs[i % len(stubs)].SendMessage(requests[i % DISTINCT_REQUESTS], timeout=30)
+
+    return service_call
+
+
+async def drive(call: Call, concurrency: int, count: int, duration: float) -> dict[str, Any]:
+    """Keep ``concurrency`` calls in flight until ``count`` are done or ``duration`` passed."""
+    latencies: list[int] = []
+    errors: list[str] = []
+    numbers = itertools.count()
+    started = time.perf_counter()
+    until = started + duration if duration else float("inf")
+
+    async def worker() -> None:
+        for i in numbers:
+            if (count and i >= count) or time.perf_counter() >= until:
+                return
+            t0 = time.perf_counter_ns()
+            try:
+                await call(i)
+            except grpc.aio.AioRpcError as exc:
+                errors.append(f"{exc.code().name}: {exc.details()}")
+                continue
+            latencies.append(time.perf_counter_ns() - t0)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    secs = time.perf_counter() - started
+    return {"latencies": latencies, "errors": errors, "secs": secs}
+
+
+def percentile(ordered: list[int], fraction: float) -> float:
+    """The value below which ``fraction`` of the sorted samples lie, in milliseconds."""
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, int(fraction * len(ordered)))
+    return ordered[index] / 1e6
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    channels = [
+        grpc.aio.insecure_channel(args.target, options=CHANNEL_OPTIONS)
+        for _ in range(args.channels)
+    ]
+    try:
+        call = make_calls(channels, args.relay)
+        if args.warmup:
+            await drive(call, args.concurrency, args.warmup, 0)
+        result = await drive(call, args.concurrency, args.count, args.duration)
+    finally:
+        for channel in channels:
+            await channel.close()
+    ordered = sorted(result["latencies"])
+    msgs, secs = len(ordered), result["secs"]
+    return {
+        "msgs": msgs,
+        "secs": round(secs, 3),
+        "rate": round(msgs / secs, 1) if secs else 0.0,
+        "p50_ms": round(percentile(ordered, 0.50), 3),
+        "p99_ms": round(percentile(ordered, 0.99), 3),
+        "p999_ms": round(percentile(ordered, 0.999), 3),
+        "errors": len(result["errors"]),
+        "first_error": result["errors"][0] if result["errors"] else "",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--target", required=True, help="host:port of the server")
+    parser.add_argument("--concurrency", type=int, default=32, help="RPCs in flight")
+    parser.add_argument("--count", type=int, default=0, help="RPCs to time")
+    parser.add_argument("--duration", type=float, default=0, help="seconds to run instead")
+    parser.add_argument("--warmup", type=int, default=0, help="untimed RPCs first")
+    parser.add_argument("--channels", type=int, default=1, help="gRPC connections")
+    parser.add_argument("--relay", action="store_true", help="drive relay.py instead")
+    args = parser.parse_args()
+    if not (args.count or args.duration):
+        parser.error("give --count or --duration")
+    summary = asyncio.run(run(args))
+    print(f"msgs={summary['msgs']} secs={summary['secs']}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
