@@ -408,8 +408,20 @@ class Bench:
         with self.service(None, 1) as (port, process):
             seconds = str(int(self.plan.seconds) + 2)
             spy = subprocess.Popen(  # noqa: S603
-                [py_spy, "record", "--pid", str(process.pid), "--format", "raw", "--threads"]
-                + ["--output", str(raw), "--duration", seconds, "--nonblocking"],
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(process.pid),
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--output",
+                    str(raw),
+                    "--duration",
+                    seconds,
+                    "--nonblocking",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

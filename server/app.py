@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from types import FrameType
 
@@ -13,6 +14,7 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .devmailbox import DevMailbox
 from .mailer import LoadedConfig, Mailer, load_config
+from .processes import serve_processes
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
 
@@ -32,7 +34,11 @@ def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
     returns it with the port it bound."""
     servicer = SmtpConnectorServicer(mailer or Mailer(), load_server_config(settings))
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.workers))
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.workers),
+        # gRPC's default on Linux, stated because `processes` shares the port this way.
+        options=[("grpc.so_reuseport", 1)],
+    )
     pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(settings.address)
     if port == 0:
@@ -40,12 +46,16 @@ def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[
     return server, port
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None) -> None:
     """Run the server until SIGTERM or SIGINT, then stop gracefully: new RPCs are refused and
-    in-flight ones get ``grace_period`` seconds to finish."""
+    in-flight ones get ``grace_period`` seconds to finish. With ``processes`` > 1, that many
+    server processes share the port (server/processes.py). ``on_started`` gets the port."""
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.processes > 1:
+        serve_processes(settings, serve, check=load_server_config)
+        return
     # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -67,6 +77,8 @@ def serve(settings: Settings) -> None:
     server.start()
     host = settings.address.rpartition(":")[0]
     log.info("smtp-connector listening on %s:%d", host, port)
+    if on_started is not None:
+        on_started(port)
     stop.wait()
     server.stop(settings.grace_period).wait()
     mailer.close()
