@@ -14,8 +14,10 @@ SOURCES := $(shell find server client gen -name '*.py' -o -name '*.pyi' 2>/dev/n
 # mypy and pytest see as an ordinary package); redone when the package's files change.
 $(STAMP): pyproject.toml $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	@echo "installing the project and its tools into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(BIN)/python -m pip install --upgrade pip \
+	  && $(BIN)/python -m pip install -e '.[dev]' --config-settings editable_mode=strict; \
+	} > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 ## make run: start the service on the embedded development mailbox (no SMTP provider needed).

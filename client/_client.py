@@ -58,16 +58,18 @@ class SmtpConnectorClient:
         *,
         config_json: str = "",
         idempotency_key: str = "",
+        profile: str = "",
         timeout: float | None = None,
     ) -> pb.SendMessageResponse:
-        """Send the template for ``usage_type`` to ``to``; returns once the SMTP server
-        accepted the message."""
+        """Send the template for ``usage_type`` to ``to`` (with the server's ``profile``, the
+        default one when empty); returns once the SMTP server accepted the message."""
         request = pb.SendMessageRequest(
             to=to,
             usage_type=usage_type,
             payload=to_struct(payload),
             config_json=config_json,
             idempotency_key=idempotency_key,
+            profile=profile,
         )
         try:
             response: pb.SendMessageResponse = self._stub.SendMessage(
@@ -78,22 +80,35 @@ class SmtpConnectorClient:
         return response
 
     def validate_config(
-        self, config_json: str, *, timeout: float | None = None
+        self,
+        config_json: str,
+        *,
+        resolve: pb.TemplateLookup | None = None,
+        timeout: float | None = None,
     ) -> pb.ValidateConfigResponse:
-        """Check a config; an invalid one is a response with ``valid`` false, not an error."""
+        """Check a config; an invalid one is a response with ``valid`` false, not an error.
+        With ``resolve``, the response's ``resolution`` shows that send's template lookup."""
+        request = pb.ValidateConfigRequest(config_json=config_json, resolve=resolve)
         try:
             response: pb.ValidateConfigResponse = self._stub.ValidateConfig(
-                pb.ValidateConfigRequest(config_json=config_json), timeout=timeout or self.timeout
+                request, timeout=timeout or self.timeout
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         return response
 
     def test_connection(
-        self, config_json: str = "", test_recipient: str = "", *, timeout: float | None = None
+        self,
+        config_json: str = "",
+        test_recipient: str = "",
+        *,
+        profile: str = "",
+        timeout: float | None = None,
     ) -> pb.TestConnectionResponse:
-        """Try a config (the server's own when empty) against its SMTP server."""
-        request = pb.TestConnectionRequest(config_json=config_json, test_recipient=test_recipient)
+        """Try a config (the server's own ``profile`` when empty) against its SMTP server."""
+        request = pb.TestConnectionRequest(
+            config_json=config_json, test_recipient=test_recipient, profile=profile
+        )
         try:
             response: pb.TestConnectionResponse = self._stub.TestConnection(
                 request, timeout=timeout or self.timeout

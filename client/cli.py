@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
+from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
 from .errors import SmtpConnectorError
@@ -60,13 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--payload", default="{}", help="payload as a JSON object")
     send.add_argument("--config-file", help="send with this inline config instead of the server's")
     send.add_argument("--idempotency-key", default="")
+    send.add_argument("--profile", default="", help="the server's sender profile [default]")
 
     validate = client_command("validate", "check a config file")
     validate.add_argument("config_file", help="connector config JSON file")
+    validate.add_argument("--resolve", metavar="USAGE_TYPE", help="show this template lookup")
+    validate.add_argument("--locale", default="", help="the payload locale for --resolve")
 
     test = client_command("test", "test the connection to the SMTP server")
     test.add_argument("--config-file", help="test this config instead of the server's")
     test.add_argument("--to", default="", help="also send the Test template to this address")
+    test.add_argument("--profile", default="", help="the server's sender profile [default]")
     return parser
 
 
@@ -124,6 +129,7 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
         payload,
         config_json=_read(args.config_file),
         idempotency_key=args.idempotency_key,
+        profile=args.profile,
     )
     if args.json:
         _print_json(response)
@@ -134,7 +140,10 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
 
 
 def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.validate_config(_read(args.config_file))
+    resolve = None
+    if args.resolve:
+        resolve = pb.TemplateLookup(usage_type=args.resolve, locale=args.locale)
+    response = client.validate_config(_read(args.config_file), resolve=resolve)
     if args.json:
         _print_json(response)
     else:
@@ -142,12 +151,15 @@ def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
             mark = "✗" if issue.severity == 1 else "!"
             severity = _SEVERITY.get(issue.severity, "?")
             print(f"{mark} {severity}: {issue.field_path or '(config)'}: {issue.message}")
+        for step in response.resolution.candidates:
+            found = step.template_path or "-"
+            print(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
         print("config is valid" if response.valid else "config is invalid")
     return 0 if response.valid else 1
 
 
 def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.test_connection(_read(args.config_file), args.to)
+    response = client.test_connection(_read(args.config_file), args.to, profile=args.profile)
     if args.json:
         _print_json(response)
     else:

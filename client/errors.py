@@ -2,7 +2,7 @@
 
 SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
-│   │                              INVALID_CONFIG
+│   │                              INVALID_CONFIG, PROFILE_NOT_FOUND
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
@@ -151,6 +151,7 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "INVALID_RECIPIENT": InvalidRequestError,
     "HEADER_INJECTION": InvalidRequestError,
     "INVALID_CONFIG": InvalidRequestError,
+    "PROFILE_NOT_FOUND": InvalidRequestError,
     "TEMPLATE_VARIABLE_MISSING": TemplateVariableMissingError,
     "CONFIG_NOT_LOADED": ConfigNotLoadedError,
     "TEMPLATE_NOT_FOUND": TemplateNotFoundError,

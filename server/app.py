@@ -13,21 +13,23 @@ import grpc
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .devmailbox import DevMailbox
-from .mailer import LoadedConfig, Mailer, load_config
+from .mailer import Mailer
 from .processes import serve_processes
+from .profiles import Profiles, load_profiles
 from .servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
 
 log = logging.getLogger(__name__)
 
 
-def load_server_config(settings: Settings) -> LoadedConfig | None:
-    """The config named by the settings, loaded and compiled; None when none is named.
-    Raises InvalidConfig (naming every bad field) or OSError (the file cannot be read)."""
+def load_server_config(settings: Settings) -> Profiles | None:
+    """The config file named by the settings (one config, or named profiles), loaded and
+    compiled; None when none is named. Raises InvalidConfig (naming every bad field) or
+    OSError (the file cannot be read)."""
     if settings.config is None:
         return None
     text = settings.config.read_text(encoding="utf-8")
-    return load_config(text, password=settings.password_override())
+    return load_profiles(text, password=settings.password_override())
 
 
 def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:

@@ -9,6 +9,7 @@ Keys Logto passes to nodemailer that have no meaning here are accepted and ignor
 from __future__ import annotations
 
 import json
+import re
 from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
@@ -101,6 +102,28 @@ def _mailbox(value: str) -> str:
 Mailbox = Annotated[str, AfterValidator(_mailbox)]
 HeaderText = Annotated[str, AfterValidator(_no_line_break)]
 
+# A BCP 47 language tag as Logto sends it (``en``, ``zh-CN``, ``pt_BR``, ``zh-Hant-TW``).
+_LOCALE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def normalize_locale(value: str) -> str:
+    """The form locales are compared in: ``zh_CN`` and ``ZH-cn`` are both ``zh-cn``."""
+    return value.strip().replace("_", "-").lower()
+
+
+def _locale(value: str) -> str:
+    if not _LOCALE.fullmatch(value):
+        raise ValueError(f"'{value}' is not a locale such as 'en' or 'zh-CN'")
+    return value
+
+
+Locale = Annotated[str, AfterValidator(_locale)]
+
+
+def is_template_source(value: str) -> bool:
+    """Whether a config value uses Jinja syntax, so it can only be checked once rendered."""
+    return "{{" in value or "{%" in value
+
 
 class _Model(BaseModel):
     """camelCase keys as in Logto's JSON; unknown keys are kept (and linted), never fatal."""
@@ -119,15 +142,83 @@ class ContentType(StrEnum):
 
     TEXT = "text/plain"
     HTML = "text/html"
+    MULTIPART = "multipart/alternative"  # ``content`` as text plus ``htmlContent``
 
 
 class TemplateConfig(_Model):
-    """One template: the message sent for a usage type."""
+    """One template: the message sent for a usage type (and, optionally, a locale).
+
+    Logto's four fields work as they are. ``htmlContent`` adds an HTML part to a plain-text
+    ``content``, sent together as ``multipart/alternative``. ``sendFrom`` and ``replyTo``
+    replace the config's ``fromEmail`` and ``replyTo`` and may use payload variables."""
 
     usage_type: str = Field(min_length=1)
     subject: str
     content: str
     content_type: ContentType = ContentType.TEXT
+    html_content: str | None = None
+    locale: Locale | None = None
+    send_from: HeaderText | None = None
+    reply_to: HeaderText | None = None
+
+    @property
+    def multipart(self) -> bool:
+        """Whether the message has a text and an HTML part."""
+        return self.html_content is not None
+
+    @model_validator(mode="after")
+    def _check_parts(self) -> TemplateConfig:
+        if self.content_type is ContentType.MULTIPART and self.html_content is None:
+            raise ValueError(
+                "contentType multipart/alternative needs htmlContent (the HTML part); "
+                "content is the plain-text part"
+            )
+        if self.content_type is ContentType.HTML and self.html_content is not None:
+            raise ValueError(
+                "with htmlContent, content is the plain-text part: set contentType to "
+                "multipart/alternative (or text/plain)"
+            )
+        return self
+
+    @field_validator("send_from", "reply_to")
+    @classmethod
+    def _check_static_mailbox(cls, value: str | None) -> str | None:
+        # A value without placeholders can be checked now; one with them after rendering.
+        if value is not None and not is_template_source(value):
+            parse_mailbox(value)
+        return value
+
+
+# Signed unless the config names its own list: what a receiver shows and what identifies it.
+DEFAULT_DKIM_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "MIME-Version",
+    "Content-Type",
+)
+
+
+class DkimConfig(_Model):
+    """DKIM signing: the signing domain, the selector and where the private key is read
+    from (a file or an environment variable of the server; never the config itself)."""
+
+    domain: HeaderText = Field(min_length=1)
+    selector: HeaderText = Field(min_length=1)
+    private_key_file: str | None = None
+    private_key_env: str | None = None
+    headers: tuple[HeaderText, ...] = DEFAULT_DKIM_HEADERS
+
+    @model_validator(mode="after")
+    def _check_key_source(self) -> DkimConfig:
+        if (self.private_key_file is None) == (self.private_key_env is None):
+            raise ValueError("set exactly one of privateKeyFile and privateKeyEnv")
+        if "from" not in {h.lower() for h in self.headers}:
+            raise ValueError("headers must include From (RFC 6376 requires it)")
+        return self
 
 
 class AuthConfig(_Model):
@@ -198,6 +289,9 @@ class SmtpConfig(_Model):
     transaction_log: bool | None = None
     disable_file_access: bool | None = None
     disable_url_access: bool | None = None
+    # Beyond Logto: the locale used when a payload's own has no template, and DKIM signing.
+    default_locale: Locale | None = None
+    dkim: DkimConfig | None = None
 
     @field_validator("custom_headers")
     @classmethod
@@ -269,16 +363,26 @@ def _violations(error: ValidationError) -> tuple[FieldViolation, ...]:
     return tuple(violations)
 
 
-def parse_config(text: str) -> SmtpConfig:
-    """Parse and validate a config; raises InvalidConfig naming every bad field."""
+def parse_json(text: str) -> Any:
+    """JSON text as Python values; raises InvalidConfig saying where the syntax is wrong."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise InvalidConfig(
             f"config is not valid JSON ({exc.msg} at {where})",
             violations=(FieldViolation("", f"{exc.msg} at {where}"),),
         ) from None
+
+
+def parse_config(text: str) -> SmtpConfig:
+    """Parse and validate a config; raises InvalidConfig naming every bad field."""
+    return config_from_data(parse_json(text))
+
+
+def config_from_data(data: Any) -> SmtpConfig:
+    """Validate a config already parsed from JSON; raises InvalidConfig naming every bad
+    field."""
     if not isinstance(data, dict):
         raise InvalidConfig(
             "config must be a JSON object",

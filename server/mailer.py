@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from .config import SmtpConfig, check_address, parse_config, parse_mailbox
 from .deadline import Deadline
+from .dkim import DkimSigner, KeyAccess, signer_for
 from .errors import InvalidRequest, Reason
-from .message import MessageHeaders, build_message
+from .message import MessageHeaders, build_message, headers_for
 from .templates import TemplateSet
 from .transport import ConnectionSettings, Envelope, SmtpTransport, TlsMode, Transport
 
@@ -23,30 +24,41 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedConfig:
     """A validated config with everything derived from it once: compiled templates, the
-    headers every message carries and the connection settings."""
+    headers every message carries, the connection settings and the DKIM signer, if any."""
 
     config: SmtpConfig
     templates: TemplateSet
     headers: MessageHeaders
     connection: ConnectionSettings
+    dkim: DkimSigner | None = None
 
 
-def load_config(text: str, *, password: str | None = None) -> LoadedConfig:
+def load_config(
+    text: str, *, password: str | None = None, key_access: KeyAccess = KeyAccess.REFUSE
+) -> LoadedConfig:
     """Parse, validate and compile a config; ``password`` replaces the one in the JSON (it
-    comes from the server's environment or a file). Raises InvalidConfig."""
-    config = parse_config(text)
+    comes from the server's environment or a file); ``key_access`` says whether a DKIM key
+    may be read (only for the server's own configs). Raises InvalidConfig."""
+    return compile_config(parse_config(text), password=password, key_access=key_access)
+
+
+def compile_config(
+    config: SmtpConfig, *, password: str | None = None, key_access: KeyAccess = KeyAccess.REFUSE
+) -> LoadedConfig:
+    """Everything a parsed config needs derived once (see ``load_config``)."""
     if password is not None:
         config = _with_password(config, password)
     reply_to = config.reply_to
     return LoadedConfig(
         config=config,
-        templates=TemplateSet(config.templates),
+        templates=TemplateSet(config.templates, config.default_locale),
         headers=MessageHeaders(
             sender=config.sender(),
             reply_to=None if reply_to is None else parse_mailbox(reply_to),
             custom=dict(config.custom_headers),
         ),
         connection=connection_settings(config),
+        dkim=signer_for(config.dkim, key_access),
     )
 
 
@@ -123,13 +135,19 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
         recipient = check_address(request.to)
     except ValueError as exc:
         raise InvalidRequest.for_field("to", str(exc), reason=Reason.INVALID_RECIPIENT) from None
-    rendered = loaded.templates.find(request.usage_type).render(request.payload)
-    sender = loaded.headers.sender
+    locale = request.payload.get("locale")
+    template = loaded.templates.find(
+        request.usage_type, locale if isinstance(locale, str) else None
+    )
+    rendered = template.render(request.payload)
+    headers = headers_for(rendered, loaded.headers)
+    sender = headers.sender
     # A non-ASCII local part can only travel with SMTPUTF8; IDN domains are already ASCII.
     utf8 = not (recipient.username.isascii() and sender.username.isascii())
-    message = build_message(rendered, headers=loaded.headers, recipient=recipient, utf8=utf8)
+    message = build_message(rendered, headers=headers, recipient=recipient, utf8=utf8)
+    data = message.data if loaded.dkim is None else loaded.dkim.sign(message.data)
     envelope = Envelope(sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
-    return PreparedMessage(rendered.usage_type, message.message_id, envelope, message.data)
+    return PreparedMessage(rendered.usage_type, message.message_id, envelope, data)
 
 
 TransportFactory = Callable[[ConnectionSettings], Transport]

@@ -1,19 +1,22 @@
-"""Builds the RFC 5322 message for a rendered template: headers, UTF-8 body, CRLF bytes."""
+"""Builds the RFC 5322 message for a rendered template: headers, UTF-8 body (or a
+``multipart/alternative`` text and HTML pair), CRLF bytes."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from functools import cached_property
 
 from . import wire
-from .config import ContentType, has_line_break
+from .config import ContentType, check_address, has_line_break
 from .errors import InvalidRequest, Reason
-from .templates import RenderedTemplate
+from .templates import RenderedMailbox, RenderedTemplate
 
 # Lines end in CRLF on the wire; bodies are 7-bit clean (quoted-printable or base64) so any
 # server takes them, 8BITMIME or not; SMTPUTF8 keeps non-ASCII addresses as raw UTF-8.
@@ -66,6 +69,32 @@ def _header_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes()[:-2]
 
 
+def headers_for(rendered: RenderedTemplate, headers: MessageHeaders) -> MessageHeaders:
+    """The config's headers with the template's own ``sendFrom``/``replyTo``, each checked
+    after rendering: a payload value with a line break, a control character or a broken
+    address raises InvalidRequest and nothing is sent."""
+    if rendered.send_from is not None:
+        headers = replace(headers, sender=_checked_mailbox(rendered.send_from, "sendFrom"))
+    if rendered.reply_to is not None:
+        headers = replace(headers, reply_to=_checked_mailbox(rendered.reply_to, "replyTo"))
+    return headers
+
+
+def _checked_mailbox(mailbox: RenderedMailbox, name: str) -> Address:
+    if any(unicodedata.category(c) == "Cc" for c in mailbox.display_name + mailbox.address):
+        raise InvalidRequest.for_field(
+            "payload",
+            f"a payload value puts a line break or control character into the template's {name}",
+            reason=Reason.HEADER_INJECTION,
+        )
+    try:
+        return check_address(mailbox.address, display_name=mailbox.display_name)
+    except ValueError as exc:
+        raise InvalidRequest.for_field(
+            "payload", f"the template's {name} rendered to an invalid address: {exc}"
+        ) from None
+
+
 def build_message(
     rendered: RenderedTemplate,
     *,
@@ -82,11 +111,37 @@ def build_message(
             reason=Reason.HEADER_INJECTION,
         )
     message_id = make_msgid(domain=headers.sender.domain)
-    # Written directly (server/wire.py) rather than through EmailMessage, which cost ~0.7 ms.
+    if rendered.html_body is None:
+        data = _single_part(rendered, headers, recipient, message_id, utf8)
+        return OutgoingMessage(message_id=message_id, data=data)
+    msg = EmailMessage(policy=_UTF8_POLICY if utf8 else _ASCII_POLICY)
+    msg["From"] = headers.sender
+    msg["To"] = recipient
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = message_id
+    if headers.reply_to is not None:
+        msg["Reply-To"] = headers.reply_to
+    for name, value in headers.custom.items():
+        msg[name] = value
+    # multipart/alternative: the plain part first, the preferred (HTML) part last.
+    msg.set_content(rendered.body, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html_body, subtype="html", charset="utf-8")
+    return OutgoingMessage(message_id=message_id, data=msg.as_bytes())
+
+
+def _single_part(
+    rendered: RenderedTemplate,
+    headers: MessageHeaders,
+    recipient: Address,
+    message_id: str,
+    utf8: bool,
+) -> bytes:
+    """A one-part message written directly (server/wire.py): EmailMessage cost ~0.7 ms."""
     head, tail = headers.fixed_utf8 if utf8 else headers.fixed_ascii
     subtype = "html" if rendered.content_type is ContentType.HTML else "plain"
     content_headers, body = wire.text_body(rendered.body, subtype)
-    data = b"".join(
+    return b"".join(
         (
             head,
             wire.address_line("To", recipient, utf8=utf8),
@@ -99,4 +154,3 @@ def build_message(
             body,
         )
     )
-    return OutgoingMessage(message_id=message_id, data=data)

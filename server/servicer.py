@@ -15,10 +15,11 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .deadline import Deadline
 from .diagnosis import run_connection_test
-from .errors import ConfigNotLoaded, SmtpConnectorError
+from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
+from .profiles import Profiles
 from .status import internal_status, to_status
-from .validation import Severity, validate_config
+from .validation import Resolution, Severity, TemplateLookup, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +75,44 @@ def _duration(seconds: float) -> Duration:
     return duration
 
 
-class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
-    """SmtpConnectorService over a Mailer and the server's own config."""
+def _resolution(resolution: Resolution | None) -> pb.TemplateResolution | None:
+    if resolution is None:
+        return None
+    return pb.TemplateResolution(
+        candidates=[
+            pb.TemplateCandidate(
+                usage_type=c.usage_type,
+                locale=c.locale or "",
+                template_path="" if c.template is None else c.template.path,
+            )
+            for c in resolution.candidates
+        ],
+        template_path=resolution.template_path,
+    )
 
-    def __init__(self, mailer: Mailer, server_config: LoadedConfig | None) -> None:
+
+class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
+    """SmtpConnectorService over a Mailer and the server's own config (one, or named
+    profiles)."""
+
+    def __init__(self, mailer: Mailer, server_config: LoadedConfig | Profiles | None) -> None:
         self._mailer = mailer
-        self._server_config = server_config
+        if isinstance(server_config, LoadedConfig):
+            server_config = Profiles.single(server_config)
+        self.profiles = server_config
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
 
-    def _config(self, config_json: str) -> LoadedConfig:
+    def _config(self, config_json: str, profile: str = "") -> LoadedConfig:
         if config_json:
+            if profile:
+                raise InvalidRequest.for_field("profile", "set either profile or config_json")
             return self._load_inline(config_json)
-        if self._server_config is None:
+        if self.profiles is None:
             raise ConfigNotLoaded(
                 "the server has no config (start it with --config) and the request carries no "
                 "config_json; the message was not sent"
             )
-        return self._server_config
+        return self.profiles.get(profile)
 
     @staticmethod
     def _deadline(context: grpc.ServicerContext) -> Deadline:
@@ -101,7 +123,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         self, request: pb.SendMessageRequest, context: grpc.ServicerContext
     ) -> pb.SendMessageResponse:
         """Send one templated message."""
-        loaded = self._config(request.config_json)
+        loaded = self._config(request.config_json, request.profile)
         result = self._mailer.send(
             loaded,
             SendRequest(request.to, request.usage_type, payload_to_dict(request.payload)),
@@ -119,7 +141,10 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
     ) -> pb.ValidateConfigResponse:
         """Check a config without contacting any server."""
-        report = validate_config(request.config_json)
+        lookup = None
+        if request.HasField("resolve"):
+            lookup = TemplateLookup(request.resolve.usage_type, request.resolve.locale or None)
+        report = validate_config(request.config_json, lookup)
         return pb.ValidateConfigResponse(
             valid=report.valid,
             issues=[
@@ -131,6 +156,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
                 for issue in report.issues
             ],
             normalized_config_json=report.normalized_json,
+            resolution=_resolution(report.resolution),
         )
 
     @_reporting_errors
@@ -138,7 +164,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         self, request: pb.TestConnectionRequest, context: grpc.ServicerContext
     ) -> pb.TestConnectionResponse:
         """Try the config against its SMTP server and report every step."""
-        loaded = self._config(request.config_json)
+        loaded = self._config(request.config_json, request.profile)
         report = run_connection_test(loaded, self._deadline(context), request.test_recipient)
         return pb.TestConnectionResponse(
             ok=report.ok,

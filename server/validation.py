@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from .dkim import KeyAccess
 from .errors import InvalidConfig
 from .mailer import load_config
+from .templates import Candidate
 
 
 class Severity(Enum):
@@ -26,11 +28,32 @@ class ConfigIssue:
 
 
 @dataclass(frozen=True)
+class TemplateLookup:
+    """A send whose template lookup to show: its usage type and payload locale."""
+
+    usage_type: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A template lookup step by step; ``template_path`` is the template used, if any."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def template_path(self) -> str:
+        """The JSON path of the first candidate that has a template; empty when none has."""
+        return next((c.template.path for c in self.candidates if c.template is not None), "")
+
+
+@dataclass(frozen=True)
 class ValidationReport:
     """The result of checking a config."""
 
     issues: tuple[ConfigIssue, ...]
     normalized_json: str
+    resolution: Resolution | None = None
 
     @property
     def valid(self) -> bool:
@@ -38,11 +61,15 @@ class ValidationReport:
         return not any(issue.severity is Severity.ERROR for issue in self.issues)
 
 
-def validate_config(text: str) -> ValidationReport:
-    """Check a config the way a send would load it, without contacting any server."""
+def validate_config(text: str, lookup: TemplateLookup | None = None) -> ValidationReport:
+    """Check a config the way a send would load it, without contacting any server (nor
+    reading a DKIM key); with a ``lookup``, also resolve its template."""
     try:
-        loaded = load_config(text)
+        loaded = load_config(text, key_access=KeyAccess.SKIP)
     except InvalidConfig as exc:
         issues = tuple(ConfigIssue(v.field, v.description, Severity.ERROR) for v in exc.violations)
         return ValidationReport(issues, "")
-    return ValidationReport((), loaded.config.redacted_json())
+    resolution = None
+    if lookup is not None:
+        resolution = Resolution(loaded.templates.candidates(lookup.usage_type, lookup.locale))
+    return ValidationReport((), loaded.config.redacted_json(), resolution)

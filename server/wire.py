@@ -130,15 +130,16 @@ date_line = _DateCache().line
 
 def text_body(body: str, subtype: str) -> tuple[bytes, bytes]:
     """The Content-Type and Content-Transfer-Encoding header lines and the encoded body of a
-    UTF-8 text part, with the transfer encoding the standard library would pick: 7bit or
-    8bit when every line is short, else the shorter of quoted-printable and base64."""
+    UTF-8 text part, 7-bit clean (any server takes it, 8BITMIME or not), with the transfer
+    encoding the standard library would pick: 7bit for short ASCII lines, else the shorter of
+    quoted-printable and base64."""
     lines = body.encode().splitlines()
     content_type = f'Content-Type: text/{subtype}; charset="utf-8"\r\n'.encode()
-    if max(map(len, lines), default=0) <= MAX_LINE:
-        data = _CRLF.join(lines) + _CRLF
-        cte = b"7bit" if data.isascii() else b"8bit"
+    data = b"\n".join(lines) + b"\n"
+    if data.isascii() and max(map(len, lines), default=0) <= MAX_LINE:
+        cte = b"7bit"
+        data = data.replace(b"\n", _CRLF)
     else:
-        data = b"\n".join(lines) + b"\n"
         non_ascii = len(data.translate(None, _ASCII_BYTES))
         # quoted-printable writes a non-ASCII byte as three characters, base64 every 3 as 4.
         if 2 * non_ascii <= len(data) // 3:

@@ -24,6 +24,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def parse_message(data: bytes) -> EmailMessage:
+    """Message bytes parsed back with the standard library's parser."""
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
 @dataclass
 class Received:
     """One message as the SMTP server received it."""
@@ -35,9 +42,7 @@ class Received:
     @property
     def message(self) -> EmailMessage:
         """The message parsed back with the standard library's parser."""
-        parsed = message_from_bytes(self.data, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
+        return parse_message(self.data)
 
     def body(self) -> str:
         """The decoded text body, with LF line ends and without the final line end that

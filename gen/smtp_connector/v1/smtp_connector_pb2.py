@@ -26,31 +26,37 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&smtp_connector/v1/smtp_connector.proto\x12\x11smtp_connector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8c\x01\n\x12SendMessageRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\x12\n\nusage_type\x18\x02 \x01(\t\x12(\n\x07payload\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"m\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x12\n\nsmtp_reply\x18\x03 \x01(\t\x12\x1b\n\x13\x61\x63\x63\x65pted_recipients\x18\x04 \x03(\t\",\n\x15ValidateConfigRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\"w\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12.\n\x06issues\x18\x02 \x03(\x0b\x32\x1e.smtp_connector.v1.ConfigIssue\x12\x1e\n\x16normalized_config_json\x18\x03 \x01(\t\"a\n\x0b\x43onfigIssue\x12\x12\n\nfield_path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12-\n\x08severity\x18\x03 \x01(\x0e\x32\x1b.smtp_connector.v1.Severity\"D\n\x15TestConnectionRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x16\n\x0etest_recipient\x18\x02 \x01(\t\"P\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12*\n\x05steps\x18\x02 \x03(\x0b\x32\x1b.smtp_connector.v1.TestStep\"s\n\x08TestStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12*\n\x07\x65lapsed\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tsmtp_code\x18\x05 \x01(\x05*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\xc2\x02\n\x14SmtpConnectorService\x12\\\n\x0bSendMessage\x12%.smtp_connector.v1.SendMessageRequest\x1a&.smtp_connector.v1.SendMessageResponse\x12\x65\n\x0eValidateConfig\x12(.smtp_connector.v1.ValidateConfigRequest\x1a).smtp_connector.v1.ValidateConfigResponse\x12\x65\n\x0eTestConnection\x12(.smtp_connector.v1.TestConnectionRequest\x1a).smtp_connector.v1.TestConnectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&smtp_connector/v1/smtp_connector.proto\x12\x11smtp_connector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x9d\x01\n\x12SendMessageRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\x12\n\nusage_type\x18\x02 \x01(\t\x12(\n\x07payload\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\n \x01(\t\"m\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x12\n\nsmtp_reply\x18\x03 \x01(\t\x12\x1b\n\x13\x61\x63\x63\x65pted_recipients\x18\x04 \x03(\t\"`\n\x15ValidateConfigRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x32\n\x07resolve\x18\n \x01(\x0b\x32!.smtp_connector.v1.TemplateLookup\"4\n\x0eTemplateLookup\x12\x12\n\nusage_type\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"e\n\x12TemplateResolution\x12\x38\n\ncandidates\x18\x01 \x03(\x0b\x32$.smtp_connector.v1.TemplateCandidate\x12\x15\n\rtemplate_path\x18\x02 \x01(\t\"N\n\x11TemplateCandidate\x12\x12\n\nusage_type\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\x12\x15\n\rtemplate_path\x18\x03 \x01(\t\"\xb2\x01\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12.\n\x06issues\x18\x02 \x03(\x0b\x32\x1e.smtp_connector.v1.ConfigIssue\x12\x1e\n\x16normalized_config_json\x18\x03 \x01(\t\x12\x39\n\nresolution\x18\n \x01(\x0b\x32%.smtp_connector.v1.TemplateResolution\"a\n\x0b\x43onfigIssue\x12\x12\n\nfield_path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12-\n\x08severity\x18\x03 \x01(\x0e\x32\x1b.smtp_connector.v1.Severity\"U\n\x15TestConnectionRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x16\n\x0etest_recipient\x18\x02 \x01(\t\x12\x0f\n\x07profile\x18\n \x01(\t\"P\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12*\n\x05steps\x18\x02 \x03(\x0b\x32\x1b.smtp_connector.v1.TestStep\"s\n\x08TestStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12*\n\x07\x65lapsed\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tsmtp_code\x18\x05 \x01(\x05*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\xc2\x02\n\x14SmtpConnectorService\x12\\\n\x0bSendMessage\x12%.smtp_connector.v1.SendMessageRequest\x1a&.smtp_connector.v1.SendMessageResponse\x12\x65\n\x0eValidateConfig\x12(.smtp_connector.v1.ValidateConfigRequest\x1a).smtp_connector.v1.ValidateConfigResponse\x12\x65\n\x0eTestConnection\x12(.smtp_connector.v1.TestConnectionRequest\x1a).smtp_connector.v1.TestConnectionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'smtp_connector.v1.smtp_connector_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=912
-  _globals['_SEVERITY']._serialized_end=990
+  _globals['_SEVERITY']._serialized_start=1295
+  _globals['_SEVERITY']._serialized_end=1373
   _globals['_SENDMESSAGEREQUEST']._serialized_start=124
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=264
-  _globals['_SENDMESSAGERESPONSE']._serialized_start=266
-  _globals['_SENDMESSAGERESPONSE']._serialized_end=375
-  _globals['_VALIDATECONFIGREQUEST']._serialized_start=377
-  _globals['_VALIDATECONFIGREQUEST']._serialized_end=421
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=423
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=542
-  _globals['_CONFIGISSUE']._serialized_start=544
-  _globals['_CONFIGISSUE']._serialized_end=641
-  _globals['_TESTCONNECTIONREQUEST']._serialized_start=643
-  _globals['_TESTCONNECTIONREQUEST']._serialized_end=711
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=713
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=793
-  _globals['_TESTSTEP']._serialized_start=795
-  _globals['_TESTSTEP']._serialized_end=910
-  _globals['_SMTPCONNECTORSERVICE']._serialized_start=993
-  _globals['_SMTPCONNECTORSERVICE']._serialized_end=1315
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=281
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=283
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=392
+  _globals['_VALIDATECONFIGREQUEST']._serialized_start=394
+  _globals['_VALIDATECONFIGREQUEST']._serialized_end=490
+  _globals['_TEMPLATELOOKUP']._serialized_start=492
+  _globals['_TEMPLATELOOKUP']._serialized_end=544
+  _globals['_TEMPLATERESOLUTION']._serialized_start=546
+  _globals['_TEMPLATERESOLUTION']._serialized_end=647
+  _globals['_TEMPLATECANDIDATE']._serialized_start=649
+  _globals['_TEMPLATECANDIDATE']._serialized_end=727
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=730
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=908
+  _globals['_CONFIGISSUE']._serialized_start=910
+  _globals['_CONFIGISSUE']._serialized_end=1007
+  _globals['_TESTCONNECTIONREQUEST']._serialized_start=1009
+  _globals['_TESTCONNECTIONREQUEST']._serialized_end=1094
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=1096
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=1176
+  _globals['_TESTSTEP']._serialized_start=1178
+  _globals['_TESTSTEP']._serialized_end=1293
+  _globals['_SMTPCONNECTORSERVICE']._serialized_start=1376
+  _globals['_SMTPCONNECTORSERVICE']._serialized_end=1698
 # @@protoc_insertion_point(module_scope)

@@ -21,18 +21,20 @@ SEVERITY_ERROR: Severity
 SEVERITY_WARNING: Severity
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ("to", "usage_type", "payload", "config_json", "idempotency_key")
+    __slots__ = ("to", "usage_type", "payload", "config_json", "idempotency_key", "profile")
     TO_FIELD_NUMBER: _ClassVar[int]
     USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     to: str
     usage_type: str
     payload: _struct_pb2.Struct
     config_json: str
     idempotency_key: str
-    def __init__(self, to: _Optional[str] = ..., usage_type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., config_json: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    profile: str
+    def __init__(self, to: _Optional[str] = ..., usage_type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., config_json: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class SendMessageResponse(_message.Message):
     __slots__ = ("message_id", "smtp_code", "smtp_reply", "accepted_recipients")
@@ -47,20 +49,50 @@ class SendMessageResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., smtp_code: _Optional[int] = ..., smtp_reply: _Optional[str] = ..., accepted_recipients: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ValidateConfigRequest(_message.Message):
-    __slots__ = ("config_json",)
+    __slots__ = ("config_json", "resolve")
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_FIELD_NUMBER: _ClassVar[int]
     config_json: str
-    def __init__(self, config_json: _Optional[str] = ...) -> None: ...
+    resolve: TemplateLookup
+    def __init__(self, config_json: _Optional[str] = ..., resolve: _Optional[_Union[TemplateLookup, _Mapping]] = ...) -> None: ...
+
+class TemplateLookup(_message.Message):
+    __slots__ = ("usage_type", "locale")
+    USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    usage_type: str
+    locale: str
+    def __init__(self, usage_type: _Optional[str] = ..., locale: _Optional[str] = ...) -> None: ...
+
+class TemplateResolution(_message.Message):
+    __slots__ = ("candidates", "template_path")
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_PATH_FIELD_NUMBER: _ClassVar[int]
+    candidates: _containers.RepeatedCompositeFieldContainer[TemplateCandidate]
+    template_path: str
+    def __init__(self, candidates: _Optional[_Iterable[_Union[TemplateCandidate, _Mapping]]] = ..., template_path: _Optional[str] = ...) -> None: ...
+
+class TemplateCandidate(_message.Message):
+    __slots__ = ("usage_type", "locale", "template_path")
+    USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_PATH_FIELD_NUMBER: _ClassVar[int]
+    usage_type: str
+    locale: str
+    template_path: str
+    def __init__(self, usage_type: _Optional[str] = ..., locale: _Optional[str] = ..., template_path: _Optional[str] = ...) -> None: ...
 
 class ValidateConfigResponse(_message.Message):
-    __slots__ = ("valid", "issues", "normalized_config_json")
+    __slots__ = ("valid", "issues", "normalized_config_json", "resolution")
     VALID_FIELD_NUMBER: _ClassVar[int]
     ISSUES_FIELD_NUMBER: _ClassVar[int]
     NORMALIZED_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     issues: _containers.RepeatedCompositeFieldContainer[ConfigIssue]
     normalized_config_json: str
-    def __init__(self, valid: _Optional[bool] = ..., issues: _Optional[_Iterable[_Union[ConfigIssue, _Mapping]]] = ..., normalized_config_json: _Optional[str] = ...) -> None: ...
+    resolution: TemplateResolution
+    def __init__(self, valid: _Optional[bool] = ..., issues: _Optional[_Iterable[_Union[ConfigIssue, _Mapping]]] = ..., normalized_config_json: _Optional[str] = ..., resolution: _Optional[_Union[TemplateResolution, _Mapping]] = ...) -> None: ...
 
 class ConfigIssue(_message.Message):
     __slots__ = ("field_path", "message", "severity")
@@ -73,12 +105,14 @@ class ConfigIssue(_message.Message):
     def __init__(self, field_path: _Optional[str] = ..., message: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
 
 class TestConnectionRequest(_message.Message):
-    __slots__ = ("config_json", "test_recipient")
+    __slots__ = ("config_json", "test_recipient", "profile")
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     TEST_RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     config_json: str
     test_recipient: str
-    def __init__(self, config_json: _Optional[str] = ..., test_recipient: _Optional[str] = ...) -> None: ...
+    profile: str
+    def __init__(self, config_json: _Optional[str] = ..., test_recipient: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class TestConnectionResponse(_message.Message):
     __slots__ = ("ok", "steps")
