@@ -415,12 +415,14 @@ class Bench:
                     str(process.pid),
                     "--format",
                     "raw",
-                    "--threads",
+                    "--gil",
+                    "--function",
                     "--output",
                     str(raw),
                     "--duration",
                     seconds,
-                    "--nonblocking",
+                    "--rate",
+                    "250",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -429,23 +431,33 @@ class Bench:
             self.load_row("service (profiled), x32", port, 32, process)
             spy.wait(60)
         if raw.exists():
-            self.notes.append("profile (py-spy, self time, top 20):\n" + hottest(raw, 20))
+            title = "profile (py-spy --gil: where the GIL is held, by function, top 20):\n"
+            self.notes.append(title + hottest(raw, 20))
             self.profile_file = raw
 
 
 def hottest(raw: Path, top: int) -> str:
-    """The frames with the most self samples in a py-spy raw (collapsed stacks) file."""
+    """The frames with the most self samples in a py-spy raw (collapsed stacks) file, then
+    the service's own functions (server/) by inclusive samples."""
     own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
-        leaf = stack.rsplit(";", 1)[-1]
-        own[leaf] = own.get(leaf, 0) + int(count)
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+        for frame in {frame for frame in frames if "server/" in frame}:
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
         total += int(count)
-    ranked = sorted(own.items(), key=lambda item: -item[1])[:top]
-    return "\n".join(f"  {n / total * 100:5.1f}%  {frame}" for frame, n in ranked)
+    lines = [f"{total} samples; self:"]
+    for frame, n in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {n / total * 100:5.1f}%  {frame}")
+    lines.append("inclusive, the service's own functions:")
+    for frame, n in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {n / total * 100:5.1f}%  {frame}")
+    return "\n".join(lines)
 
 
 def sample_message() -> bytes:
