@@ -378,14 +378,16 @@ class Bench:
         return rows
 
     def memory(self) -> None:
-        """100,000 sends at 32 in flight; RSS after them against RSS after warm-up."""
+        """100,000 sends (--memory-sends) at 32 in flight; RSS after them against RSS after
+        5,000 warm-up sends."""
         with self.service(None, 1) as (port, process):
             pids = process_tree(process.pid)
             load = [PYTHON, str(HERE / "loadgen.py"), "--target", f"127.0.0.1:{port}"]
             subprocess.run([*load, "--count", "5000"], check=True, capture_output=True)  # noqa: S603
             warm = memory_mb(pids, "VmRSS")
             self.say(f"  memory: RSS after 5,000 warm-up sends {warm:.1f} MB")
-            measured = measure([*load, "--count", str(MEMORY_SENDS)], {"server": pids})
+            sends = self.args.memory_sends
+            measured = measure([*load, "--count", str(sends)], {"server": pids})
             after = memory_mb(pids, "VmRSS")
             summary = json.loads(measured.output.strip().splitlines()[-1])
             grown = after - warm
@@ -587,6 +589,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short runs: under a minute")
     parser.add_argument("--memory", action="store_true", help="also the 100,000-send RSS check")
+    parser.add_argument(
+        "--memory-sends", type=int, default=MEMORY_SENDS, help="sends the memory check makes"
+    )
     parser.add_argument("--profile", action="store_true", help="also py-spy the server at x32")
     parser.add_argument(
         "--processes",
