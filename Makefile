@@ -7,8 +7,12 @@ PROTO := protos/smtp_connector/v1/smtp_connector.proto
 GEN := gen
 STAMP := $(VENV)/.installed
 SOURCES := $(shell find server client gen -name '*.py' -o -name '*.pyi' 2>/dev/null)
+# buf comes from the npm packages of tests/node/ (scripts/system-deps.d/node.sh installs them).
+BUF ?= tests/node/node_modules/.bin/buf
+# The last released proto, as a buf image: `buf breaking` keeps v1 compatible with it.
+RELEASED_PROTO := protos/released/smtp_connector.v1.binpb
 
-.PHONY: run test proto lint typecheck system-deps clean bench
+.PHONY: run test proto lint proto-check proto-release typecheck system-deps clean bench
 
 # The virtual environment, with the project installed in strict editable mode (a link tree that
 # mypy and pytest see as an ordinary package); redone when the package's files change.
@@ -28,7 +32,8 @@ run: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy server client tests
+	$(BIN)/mypy server client tests examples
+	@$(MAKE) --no-print-directory proto-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make proto: regenerate the Python stubs under gen/ from protos/.
@@ -50,12 +55,23 @@ bench: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-lint: $(STAMP)
+## make lint: ruff, then buf lint and the breaking-change check on protos/.
+lint: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(MAKE) --no-print-directory proto-check
+
+# buf lint (buf.yaml: STANDARD + COMMENTS) and buf breaking against the released image.
+proto-check:
+	$(BUF) lint
+	$(BUF) breaking --against $(RELEASED_PROTO)
+
+## make proto-release: on a release, record protos/ as the image later changes must keep.
+proto-release: system-deps
+	$(BUF) build -o $(RELEASED_PROTO)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy server client tests
+	$(BIN)/mypy server client tests examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info var

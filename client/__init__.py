@@ -1,6 +1,9 @@
-"""The Python client of smtp-connector: ``SmtpConnectorClient`` and its typed errors."""
+"""The Python client of smtp-connector: ``SmtpConnectorClient`` (sync),
+``AsyncSmtpConnectorClient`` (asyncio), their channel settings and typed errors."""
 
+from ._channel import RetryPolicy, Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
+from .aio import AsyncSmtpConnectorClient
 from .errors import (
     ConfigNotLoadedError,
     DeadlineExceededError,
@@ -8,7 +11,9 @@ from .errors import (
     FieldViolation,
     InternalError,
     InvalidRequestError,
+    PermissionDeniedError,
     RecipientRefusedError,
+    ResourceExhaustedError,
     ServiceUnavailableError,
     SmtpAuthError,
     SmtpConnectorError,
@@ -18,17 +23,22 @@ from .errors import (
     TemplateNotFoundError,
     TemplateRenderError,
     TemplateVariableMissingError,
+    UnauthenticatedError,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "AsyncSmtpConnectorClient",
     "ConfigNotLoadedError",
     "DeadlineExceededError",
     "DeliveryUnknownError",
     "FieldViolation",
     "InternalError",
     "InvalidRequestError",
+    "PermissionDeniedError",
     "RecipientRefusedError",
+    "ResourceExhaustedError",
+    "RetryPolicy",
     "ServiceUnavailableError",
     "SmtpAuthError",
     "SmtpConnectorClient",
@@ -39,4 +49,6 @@ __all__ = [
     "TemplateNotFoundError",
     "TemplateRenderError",
     "TemplateVariableMissingError",
+    "Tls",
+    "UnauthenticatedError",
 ]

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
+from ._channel import ChannelOption, ChannelSettings, RetryPolicy, Tls, open_channel
+from ._requests import DEFAULT_TIMEOUT, connection_test_request, send_request, validate_request
 from .errors import from_rpc_error
 
-DEFAULT_TIMEOUT = 30.0
-
-
-def to_struct(payload: Mapping[str, Any] | None) -> struct_pb2.Struct:
-    """A payload mapping as a protobuf Struct."""
-    struct = struct_pb2.Struct()
-    if payload:
-        struct.update(payload)
-    return struct
+__all__ = ["DEFAULT_TIMEOUT", "SmtpConnectorClient"]
 
 
 class SmtpConnectorClient:
     """A client of SmtpConnectorService.
 
     Use it as a context manager, or call ``close()``. Every call has a deadline (``timeout``
-    seconds, 30 by default) and raises a subclass of ``SmtpConnectorError`` on failure.
+    seconds, 30 by default, covering any retries) and raises a subclass of
+    ``SmtpConnectorError`` on failure. ``tls`` turns on TLS (mTLS with a client certificate),
+    ``token`` sends ``authorization: Bearer <token>``, ``retry`` is the policy for
+    ``UNAVAILABLE`` (None: never retry): ValidateConfig and TestConnection are retried, and
+    SendMessage only when it carries an ``idempotency_key``. A ``channel`` of your own
+    replaces all of these: it then carries every call, with whatever retry policy it has.
     """
 
     def __init__(
@@ -36,19 +34,24 @@ class SmtpConnectorClient:
         target: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        credentials: grpc.ChannelCredentials | None = None,
+        tls: Tls | None = None,
+        token: str | None = None,
+        retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 (frozen, so shared safely)
+        options: Sequence[ChannelOption] = (),
         channel: grpc.Channel | None = None,
     ) -> None:
-        if channel is None:
-            channel = (
-                grpc.secure_channel(target, credentials)
-                if credentials is not None
-                else grpc.insecure_channel(target)
-            )
+        settings = ChannelSettings(target, tls=tls, token=token, retry=retry, options=options)
         self.target = target
-        self._channel = channel
-        self._stub = pb_grpc.SmtpConnectorServiceStub(channel)
+        self._channel = channel or open_channel(settings, retry_sends=False)
+        # gRPC pools connections by address and credentials, not service config: the keyed
+        # channel shares the plain one's connection.
+        self._keyed_channel = None if channel else open_channel(settings, retry_sends=True)
+        self._stub = pb_grpc.SmtpConnectorServiceStub(self._channel)
+        self._keyed_stub = pb_grpc.SmtpConnectorServiceStub(self._keyed_channel or self._channel)
         self.timeout = timeout
+
+    def _deadline(self, timeout: float | None) -> float:
+        return self.timeout if timeout is None else timeout
 
     def send_message(
         self,
@@ -62,22 +65,14 @@ class SmtpConnectorClient:
         timeout: float | None = None,
     ) -> pb.SendMessageResponse:
         """Send the template for ``usage_type`` to ``to`` (with the server's ``profile``, the
-        default one when empty); returns once the SMTP server accepted the message."""
-        request = pb.SendMessageRequest(
-            to=to,
-            usage_type=usage_type,
-            payload=to_struct(payload),
-            config_json=config_json,
-            idempotency_key=idempotency_key,
-            profile=profile,
-        )
+        default one when empty); returns once the SMTP server accepted the message.
+        Retried on ``UNAVAILABLE`` only with an ``idempotency_key``."""
+        stub = self._keyed_stub if idempotency_key else self._stub
+        request = send_request(to, usage_type, payload, config_json, idempotency_key, profile)
         try:
-            response: pb.SendMessageResponse = self._stub.SendMessage(
-                request, timeout=timeout or self.timeout
-            )
+            return stub.SendMessage(request, timeout=self._deadline(timeout))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        return response
 
     def validate_config(
         self,
@@ -88,14 +83,12 @@ class SmtpConnectorClient:
     ) -> pb.ValidateConfigResponse:
         """Check a config; an invalid one is a response with ``valid`` false, not an error.
         With ``resolve``, the response's ``resolution`` shows that send's template lookup."""
-        request = pb.ValidateConfigRequest(config_json=config_json, resolve=resolve)
         try:
-            response: pb.ValidateConfigResponse = self._stub.ValidateConfig(
-                request, timeout=timeout or self.timeout
+            return self._stub.ValidateConfig(
+                validate_request(config_json, resolve), timeout=self._deadline(timeout)
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        return response
 
     def test_connection(
         self,
@@ -106,20 +99,19 @@ class SmtpConnectorClient:
         timeout: float | None = None,
     ) -> pb.TestConnectionResponse:
         """Try a config (the server's own ``profile`` when empty) against its SMTP server."""
-        request = pb.TestConnectionRequest(
-            config_json=config_json, test_recipient=test_recipient, profile=profile
-        )
         try:
-            response: pb.TestConnectionResponse = self._stub.TestConnection(
-                request, timeout=timeout or self.timeout
+            return self._stub.TestConnection(
+                connection_test_request(config_json, test_recipient, profile),
+                timeout=self._deadline(timeout),
             )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
-        return response
 
     def close(self) -> None:
-        """Close the channel."""
+        """Close the channels."""
         self._channel.close()
+        if self._keyed_channel is not None:
+            self._keyed_channel.close()
 
     def __enter__(self) -> SmtpConnectorClient:
         return self

@@ -14,6 +14,7 @@ from typing import Any
 from google.protobuf import json_format
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
+from ._channel import Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
 from .errors import SmtpConnectorError
 
@@ -51,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
             help="the server's host:port [SMTP_CONNECTOR_TARGET]",
         )
         command.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
+        command.add_argument("--ca", help="TLS: PEM file of the CA to trust (implies TLS)")
+        command.add_argument("--cert", help="mutual TLS: PEM file of our certificate chain")
+        command.add_argument("--key", help="mutual TLS: PEM file of our private key")
+        command.add_argument("--tls", action="store_true", help="TLS with the system's CAs")
+        command.add_argument(
+            "--token-file",
+            help="file holding a bearer token [or SMTP_CONNECTOR_TOKEN]; sent only over TLS "
+            "or to a loopback address",
+        )
         command.add_argument("--json", action="store_true", help="print the response as JSON")
         return command
 
@@ -109,6 +119,17 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _channel_security(args: argparse.Namespace) -> tuple[Tls | None, str | None]:
+    """The TLS settings and bearer token the flags and environment ask for."""
+    tls = None
+    if args.tls or args.ca or args.cert or args.key:
+        tls = Tls.from_files(args.ca, args.cert, args.key)
+    token = os.environ.get("SMTP_CONNECTOR_TOKEN") or None
+    if args.token_file:
+        token = Path(args.token_file).read_text(encoding="utf-8").strip()
+    return tls, token
 
 
 def _read(path: str | None) -> str:
@@ -180,14 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     try:
-        with SmtpConnectorClient(args.target, timeout=args.timeout) as client:
+        tls, token = _channel_security(args)
+        with SmtpConnectorClient(args.target, timeout=args.timeout, tls=tls, token=token) as client:
             return _CLIENT_COMMANDS[args.command](client, args)
     except SmtpConnectorError as exc:
         print(f"error: {exc.reason or exc.code.name}: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:
             print(f"  {violation.field}: {violation.description}", file=sys.stderr)
         return 1
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,7 @@
 """Typed exceptions for the client, chosen by the ErrorInfo ``reason`` (never message text).
 
-SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery
+SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery,
+│                                  retry_delay (the server's RetryInfo hint, in seconds)
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
 │   │                              INVALID_CONFIG, PROFILE_NOT_FOUND
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
@@ -16,6 +17,9 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
 ├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
+├── UnauthenticatedError           status UNAUTHENTICATED: no or an unknown bearer token
+├── PermissionDeniedError          status PERMISSION_DENIED: the token may not do this
+├── ResourceExhaustedError         status RESOURCE_EXHAUSTED: over a limit; see retry_delay
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
 
@@ -34,7 +38,9 @@ __all__ = [
     "FieldViolation",
     "InternalError",
     "InvalidRequestError",
+    "PermissionDeniedError",
     "RecipientRefusedError",
+    "ResourceExhaustedError",
     "ServiceUnavailableError",
     "SmtpAuthError",
     "SmtpConnectorError",
@@ -44,6 +50,7 @@ __all__ = [
     "TemplateNotFoundError",
     "TemplateRenderError",
     "TemplateVariableMissingError",
+    "UnauthenticatedError",
     "from_rpc_error",
 ]
 
@@ -67,6 +74,7 @@ class SmtpConnectorError(Exception):
         reason: str = "",
         metadata: dict[str, str] | None = None,
         field_violations: tuple[FieldViolation, ...] = (),
+        retry_delay: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -74,12 +82,24 @@ class SmtpConnectorError(Exception):
         self.reason = reason
         self.metadata = dict(metadata or {})
         self.field_violations = field_violations
+        # Seconds the server asks the caller to wait before retrying (its RetryInfo), if any.
+        self.retry_delay = retry_delay
 
     @property
     def smtp_code(self) -> int | None:
         """The SMTP server's reply code, when the failure came with one."""
         value = self.metadata.get("smtp_code")
         return int(value) if value else None
+
+    @property
+    def stage(self) -> str:
+        """The SMTP step that failed (connect, ehlo, tls, auth, mail, rcpt, data), if any."""
+        return self.metadata.get("stage", "")
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may succeed later: the status is UNAVAILABLE."""
+        return self.code == grpc.StatusCode.UNAVAILABLE
 
     @property
     def delivery(self) -> str:
@@ -142,6 +162,18 @@ class ServiceUnavailableError(SmtpConnectorError):
     """The smtp-connector service could not be reached."""
 
 
+class UnauthenticatedError(SmtpConnectorError):
+    """The service wants a bearer token and got none, or one it does not know."""
+
+
+class PermissionDeniedError(SmtpConnectorError):
+    """The caller is known but may not make this call."""
+
+
+class ResourceExhaustedError(SmtpConnectorError):
+    """A limit was reached (such as a rate limit); retry after ``retry_delay``."""
+
+
 class InternalError(SmtpConnectorError):
     """A bug in smtp-connector."""
 
@@ -169,22 +201,27 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "INTERNAL": InternalError,
 }
 
-# For statuses without an ErrorInfo: those made by gRPC itself, not by the service.
+# For statuses without an ErrorInfo (made by gRPC itself, not by the service) or with a reason
+# this client does not know yet.
 _BY_CODE: dict[grpc.StatusCode, type[SmtpConnectorError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNAVAILABLE: ServiceUnavailableError,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
     grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 
 
 def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
-    """The typed exception for a failed call."""
+    """The typed exception for a failed call (of a ``grpc`` or a ``grpc.aio`` channel)."""
     call: grpc.Call = error  # type: ignore[assignment]
     code = call.code()
     status = rpc_status.from_call(call)
     reason, metadata = "", {}
     violations: tuple[FieldViolation, ...] = ()
+    retry_delay: float | None = None
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -197,6 +234,10 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
                 violations = tuple(
                     FieldViolation(v.field, v.description) for v in bad.field_violations
                 )
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                hint = error_details_pb2.RetryInfo()
+                detail.Unpack(hint)
+                retry_delay = hint.retry_delay.ToTimedelta().total_seconds()
     error_type = _BY_REASON.get(reason) or _BY_CODE.get(code, SmtpConnectorError)
     return error_type(
         call.details() or code.name,
@@ -204,4 +245,5 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
         reason=reason,
         metadata=metadata,
         field_violations=violations,
+        retry_delay=retry_delay,
     )

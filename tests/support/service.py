@@ -1,0 +1,37 @@
+"""smtp-connector on a free loopback port for callers that need only its address (the async
+client, Node.js, the examples, generic reflection tools)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from grpc_reflection.v1alpha import reflection
+from smtp_connector.server.app import create_server
+from smtp_connector.server.mailer import Mailer
+from smtp_connector.server.settings import Settings
+from smtp_connector.v1 import smtp_connector_pb2 as pb
+
+
+@contextmanager
+def running_service(
+    config: dict[str, Any], folder: Path, *, with_reflection: bool = False
+) -> Iterator[str]:
+    """Runs the real server with ``config`` (written into ``folder``) on 127.0.0.1:0, with
+    gRPC server reflection if asked; yields its ``host:port``."""
+    path = folder / "service-config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    mailer = Mailer()
+    server, port = create_server(Settings(address="127.0.0.1:0", config=path), mailer=mailer)
+    if with_reflection:
+        names = (pb.DESCRIPTOR.services_by_name["SmtpConnectorService"].full_name,)
+        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(None)
+        mailer.close()
