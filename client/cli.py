@@ -42,6 +42,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp-password-file", help="file holding the SMTP password")
     serve.add_argument("--dev-mailbox", help="start a local mailbox storing .eml files here")
     serve.add_argument("--dev-mailbox-address", help="host:port of the mailbox [127.0.0.1:2525]")
+    serve.add_argument(
+        "--no-pool",
+        dest="pool",
+        action="store_const",
+        const=False,
+        help="one SMTP connection per message [SMTP_CONNECTOR_POOL=false]",
+    )
+    serve.add_argument(
+        "--pool-max-connections", type=int, help="SMTP connections per config at most [5]"
+    )
+    serve.add_argument(
+        "--pool-max-messages", type=int, help="messages per SMTP connection at most [100]"
+    )
+    serve.add_argument(
+        "--pool-idle-timeout", type=float, help="seconds an idle SMTP connection stays open [30]"
+    )
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
@@ -106,6 +122,10 @@ def _serve(args: argparse.Namespace) -> int:
         "smtp_password_file": args.smtp_password_file,
         "dev_mailbox": args.dev_mailbox,
         "dev_mailbox_address": args.dev_mailbox_address,
+        "pool": args.pool,
+        "pool_max_connections": args.pool_max_connections,
+        "pool_max_messages": args.pool_max_messages,
+        "pool_idle_timeout": args.pool_idle_timeout,
     }
     try:
         settings = Settings(**{k: v for k, v in flags.items() if v is not None})

@@ -8,6 +8,7 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
 ├── TemplateRenderError            TEMPLATE_RENDER_FAILED
+├── PlaintextAuthRefusedError      PLAINTEXT_AUTH_REFUSED: credentials would travel unencrypted
 ├── SmtpRejectedError              SMTP_REJECTED (a 5xx reply)
 │   ├── SmtpAuthError              SMTP_AUTH_FAILED
 │   └── RecipientRefusedError      SMTP_RECIPIENT_REFUSED
@@ -39,6 +40,7 @@ __all__ = [
     "InternalError",
     "InvalidRequestError",
     "PermissionDeniedError",
+    "PlaintextAuthRefusedError",
     "RecipientRefusedError",
     "ResourceExhaustedError",
     "ServiceUnavailableError",
@@ -130,6 +132,10 @@ class TemplateRenderError(SmtpConnectorError):
     """The template failed while rendering."""
 
 
+class PlaintextAuthRefusedError(SmtpConnectorError):
+    """The service refused to send SMTP credentials over an unencrypted connection."""
+
+
 class SmtpRejectedError(SmtpConnectorError):
     """The SMTP server refused for good (5xx)."""
 
@@ -188,6 +194,7 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "CONFIG_NOT_LOADED": ConfigNotLoadedError,
     "TEMPLATE_NOT_FOUND": TemplateNotFoundError,
     "TEMPLATE_RENDER_FAILED": TemplateRenderError,
+    "PLAINTEXT_AUTH_REFUSED": PlaintextAuthRefusedError,
     "SMTP_REJECTED": SmtpRejectedError,
     "SMTP_AUTH_FAILED": SmtpAuthError,
     "SMTP_RECIPIENT_REFUSED": RecipientRefusedError,

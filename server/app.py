@@ -14,6 +14,7 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .devmailbox import DevMailbox
 from .mailer import Mailer
+from .pool import PoolLimits, transport_factory
 from .processes import serve_processes
 from .profiles import Profiles, load_profiles
 from .servicer import SmtpConnectorServicer
@@ -32,10 +33,23 @@ def load_server_config(settings: Settings) -> Profiles | None:
     return load_profiles(text, password=settings.password_override())
 
 
+def create_mailer(settings: Settings) -> Mailer:
+    """The mailer, pooling SMTP connections as the settings say."""
+    limits = PoolLimits(
+        max_connections=settings.pool_max_connections,
+        max_messages=settings.pool_max_messages,
+        idle_timeout=settings.pool_idle_timeout,
+        acquire_timeout=settings.pool_acquire_timeout,
+    )
+    return Mailer(transport_factory(limits, enabled=settings.pool))
+
+
 def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
     returns it with the port it bound."""
-    servicer = SmtpConnectorServicer(mailer or Mailer(), load_server_config(settings))
+    servicer = SmtpConnectorServicer(
+        mailer or create_mailer(settings), load_server_config(settings)
+    )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers),
         # gRPC's default on Linux, stated because `processes` shares the port this way.
@@ -66,7 +80,7 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
         host, port = split_address(settings.dev_mailbox_address)
         mailbox = DevMailbox(settings.dev_mailbox, host, port)
         mailbox.start()
-    mailer = Mailer()
+    mailer = create_mailer(settings)
     server, port = create_server(settings, mailer=mailer)
     stop = threading.Event()
 

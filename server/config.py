@@ -240,6 +240,26 @@ class AuthConfig(_Model):
         # Logto accepts 'login' | 'Login' | 'LOGIN' and 'oauth2' | 'OAuth2' | 'OAUTH2'.
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("access_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL of the OAuth2 token endpoint")
+        return value
+
+    @model_validator(mode="after")
+    def _check_oauth2(self) -> AuthConfig:
+        if self.type != "oauth2":
+            return self
+        if not self.user:
+            raise ValueError("oauth2 needs user (the mailbox the token is for)")
+        refreshable = self.refresh_token is not None and self.access_url
+        if self.access_token is None and not (refreshable and self.client_id):
+            raise ValueError(
+                "oauth2 needs accessToken, or clientId, refreshToken and accessUrl to get one"
+            )
+        return self
+
 
 class TlsConfig(_Model):
     """Node's TLS options, as Logto passes them to nodemailer; the ones we honour."""
@@ -278,9 +298,18 @@ class SmtpConfig(_Model):
     tls: TlsConfig = Field(default_factory=TlsConfig)
     servername: str | None = None
     name: str | None = None
+    # Our own keys: send credentials over an unencrypted connection (default: only to a
+    # loopback peer), and the MAIL FROM address when bounces should go elsewhere than From.
+    allow_plaintext_auth: bool | None = None
+    envelope_from: Mailbox | None = None
     connection_timeout: int = Field(default=DEFAULT_CONNECTION_TIMEOUT_MS, gt=0)
     greeting_timeout: int = Field(default=DEFAULT_GREETING_TIMEOUT_MS, gt=0)
     socket_timeout: int = Field(default=DEFAULT_SOCKET_TIMEOUT_MS, gt=0)
+    # nodemailer's pool keys: `pool: false` sends each message on its own connection; the
+    # others narrow the server's pool limits for this config.
+    pool: bool | None = None
+    max_connections: int | None = Field(default=None, ge=1, le=100)
+    max_messages: int | None = Field(default=None, ge=1)
     # Accepted because Logto passes them to nodemailer; they change nothing here.
     dns_timeout: int | None = None
     local_address: str | None = None

@@ -7,7 +7,8 @@
     ├── PreconditionFailed             something must be fixed before a retry can work
     │   ├── ConfigNotLoaded            no inline config and no server config
     │   ├── TemplateNotFound           no template for the usage type, nor `Generic`
-    │   └── TemplateRenderFailed       the template itself failed while rendering
+    │   ├── TemplateRenderFailed       the template itself failed while rendering
+    │   └── PlaintextAuthRefused       credentials would travel unencrypted
     ├── SmtpError                      the SMTP exchange failed; carries smtp_code, stage
     │   ├── SmtpRejected               a 5xx reply: permanent
     │   │   ├── SmtpAuthFailed         credentials rejected or no usable mechanism
@@ -39,6 +40,7 @@ class Reason(StrEnum):
     CONFIG_NOT_LOADED = "CONFIG_NOT_LOADED"
     TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
     TEMPLATE_RENDER_FAILED = "TEMPLATE_RENDER_FAILED"
+    PLAINTEXT_AUTH_REFUSED = "PLAINTEXT_AUTH_REFUSED"
     SMTP_REJECTED = "SMTP_REJECTED"
     SMTP_AUTH_FAILED = "SMTP_AUTH_FAILED"
     SMTP_RECIPIENT_REFUSED = "SMTP_RECIPIENT_REFUSED"
@@ -147,6 +149,16 @@ class TemplateRenderFailed(PreconditionFailed):
     """A template failed while rendering, e.g. it tried something the sandbox forbids."""
 
     default_reason = Reason.TEMPLATE_RENDER_FAILED
+
+
+class PlaintextAuthRefused(PreconditionFailed):
+    """The connection is not encrypted and the config does not allow sending credentials
+    over it in the clear."""
+
+    default_reason = Reason.PLAINTEXT_AUTH_REFUSED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, metadata={"stage": "auth"})
 
 
 class SmtpError(SmtpConnectorError):

@@ -10,13 +10,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .config import SmtpConfig, check_address, parse_config, parse_mailbox
+from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
 from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .errors import InvalidRequest, Reason
 from .message import MessageHeaders, build_message, headers_for
+from .oauth import OAuth2Credentials
+from .pool import transport_factory
 from .templates import TemplateSet
-from .transport import ConnectionSettings, Envelope, SmtpTransport, TlsMode, Transport
+from .transport import ConnectionSettings, Envelope, TlsMode, Transport
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +82,51 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
     else:
         mode = TlsMode.STARTTLS_OPPORTUNISTIC
     credentials = config.credentials()
+    tls = config.tls
+    oauth2 = _oauth2_credentials(config.auth)
+    if oauth2 is not None:
+        credentials = None
     return ConnectionSettings(
         host=config.host,
         port=config.port,
         tls_mode=mode,
-        servername=config.tls.servername or config.servername,
-        verify_certificate=config.tls.reject_unauthorized,
-        ca=config.tls.ca,
+        servername=tls.servername or config.servername,
+        verify_certificate=tls.reject_unauthorized,
+        ca=tls.ca,
+        client_cert=tls.cert,
+        client_key=tls.key.get_secret_value() if tls.key else None,
+        min_tls_version=tls.min_version,
+        allow_plaintext_auth=config.allow_plaintext_auth,
+        oauth2=oauth2,
         user=credentials[0] if credentials else None,
         password=credentials[1] if credentials else None,
         local_hostname=config.name,
         connect_timeout=config.connection_timeout / 1000,
         greeting_timeout=config.greeting_timeout / 1000,
         socket_timeout=config.socket_timeout / 1000,
+        pool=config.pool,
+        max_connections=config.max_connections,
+        max_messages=config.max_messages,
     )
+
+
+def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
+    if auth is None or auth.type != "oauth2":
+        return None
+    return OAuth2Credentials(
+        user=auth.user,
+        access_token=_secret(auth.access_token),
+        # nodemailer's `expires` is a timestamp in milliseconds.
+        expires=auth.expires / 1000 if auth.expires else None,
+        client_id=auth.client_id,
+        client_secret=_secret(auth.client_secret),
+        refresh_token=_secret(auth.refresh_token),
+        access_url=auth.access_url,
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -142,11 +175,13 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
     rendered = template.render(request.payload)
     headers = headers_for(rendered, loaded.headers)
     sender = headers.sender
+    bounce_to = loaded.config.envelope_from
+    envelope_sender = parse_mailbox(bounce_to) if bounce_to else sender
     # A non-ASCII local part can only travel with SMTPUTF8; IDN domains are already ASCII.
-    utf8 = not (recipient.username.isascii() and sender.username.isascii())
+    utf8 = not all(a.username.isascii() for a in (recipient, sender, envelope_sender))
     message = build_message(rendered, headers=headers, recipient=recipient, utf8=utf8)
     data = message.data if loaded.dkim is None else loaded.dkim.sign(message.data)
-    envelope = Envelope(sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
+    envelope = Envelope(envelope_sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
     return PreparedMessage(rendered.usage_type, message.message_id, envelope, data)
 
 
@@ -154,10 +189,11 @@ TransportFactory = Callable[[ConnectionSettings], Transport]
 
 
 class Mailer:
-    """Renders and sends messages, keeping one transport per distinct connection settings."""
+    """Renders and sends messages, keeping one transport per distinct connection settings
+    (a connection pool unless the factory says otherwise)."""
 
-    def __init__(self, transport_factory: TransportFactory = SmtpTransport) -> None:
-        self._factory = transport_factory
+    def __init__(self, factory: TransportFactory | None = None) -> None:
+        self._factory = factory or transport_factory()
         self._transports: dict[ConnectionSettings, Transport] = {}
         self._lock = threading.Lock()
 

@@ -39,6 +39,24 @@ class Settings(BaseSettings):
     dev_mailbox: Path | None = Field(
         default=None, description="folder of a local development mailbox to start (.eml files)"
     )
+    pool: bool = Field(
+        default=True,
+        description="keep SMTP connections open and reuse them (false: one connection per message)",
+    )
+    pool_max_connections: int = Field(
+        default=5, ge=1, le=100, description="open SMTP connections per config at most"
+    )
+    pool_max_messages: int = Field(
+        default=100, ge=1, description="messages sent on one SMTP connection before it is renewed"
+    )
+    pool_idle_timeout: float = Field(
+        default=30.0, gt=0, description="seconds an unused pooled SMTP connection stays open"
+    )
+    pool_acquire_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds a send waits for a busy pool before failing UNAVAILABLE",
+    )
     dev_mailbox_address: str = Field(
         default="127.0.0.1:2525", description="host:port of the development mailbox"
     )

@@ -7,6 +7,8 @@ Every smtplib, ssl and socket exception is turned into a domain error in ``_tran
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
 import smtplib
 import socket
@@ -22,6 +24,8 @@ from .deadline import Deadline
 from .errors import (
     DeadlineExceeded,
     DeliveryUnknown,
+    InvalidRequest,
+    PlaintextAuthRefused,
     Reason,
     RecipientRefused,
     SmtpAuthFailed,
@@ -30,6 +34,10 @@ from .errors import (
     SmtpTlsFailed,
     SmtpUnavailable,
 )
+from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
+from .tls import client_context
+
+log = logging.getLogger(__name__)
 
 _ENHANCED_CODE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
@@ -37,6 +45,9 @@ _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 # Stage names, as reported in errors and connection tests.
 CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
 MAIL, RCPT, DATA, END_OF_DATA, QUIT = "mail", "rcpt", "data", "end_of_data", "quit"
+RSET = "rset"
+# What smtplib's login() speaks, in its order of preference.
+_PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
 
 
 class TlsMode(Enum):
@@ -60,10 +71,21 @@ class ConnectionSettings:
     ca: str | None = None
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    client_cert: str | None = None
+    client_key: str | None = field(default=None, repr=False)
+    min_tls_version: str | None = None
+    # None: credentials may travel unencrypted only to a loopback peer.
+    allow_plaintext_auth: bool | None = None
+    oauth2: OAuth2Credentials | None = None
     local_hostname: str | None = None
     connect_timeout: float = 10.0
     greeting_timeout: float = 10.0
     socket_timeout: float = 20.0
+    # The pool's per-config knobs (nodemailer's `pool`, `maxConnections`, `maxMessages`);
+    # None leaves the server's settings in charge.
+    pool: bool | None = None
+    max_connections: int | None = None
+    max_messages: int | None = None
 
     @property
     def address(self) -> str:
@@ -117,16 +139,14 @@ def default_local_hostname() -> str:
 
 def create_ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
     """The client TLS context: system CAs (or the config's CA), TLS 1.2 at least."""
-    ca = settings.ca
-    if ca and "-----BEGIN" in ca:
-        context = ssl.create_default_context(cadata=ca)
-    else:
-        context = ssl.create_default_context(cafile=ca or None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not settings.verify_certificate:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_context(
+        address=settings.address,
+        ca=settings.ca,
+        cert=settings.client_cert,
+        key=settings.client_key,
+        verify=settings.verify_certificate,
+        min_version=settings.min_tls_version,
+    )
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -268,13 +288,102 @@ class SmtpSession:
         return reply
 
     def authenticate(self) -> Reply | None:
-        """Log in when the settings carry credentials; None when there are none."""
+        """Log in when the settings carry credentials; None when there are none (a relay
+        that needs no auth). XOAUTH2 for OAuth2 configs; otherwise CRAM-MD5, PLAIN or LOGIN,
+        the best the server advertises."""
         settings = self.settings
-        if not (settings.user or settings.password):
+        oauth2 = settings.oauth2
+        if oauth2 is None and not (settings.user or settings.password):
             return None
+        self._refuse_plaintext_auth()
+        offered = self.auth_mechanisms()
+        if not offered:
+            raise SmtpAuthFailed(
+                f"SMTP server {settings.address} offers no AUTH"
+                + ("" if self.encrypted else " on an unencrypted connection")
+                + " but the config has credentials; the message was not sent",
+                stage=AUTH,
+            )
+        if oauth2 is not None:
+            return self._xoauth2(oauth2, offered)
+        if not _PASSWORD_MECHANISMS.intersection(offered):
+            raise SmtpAuthFailed(
+                f"SMTP server {settings.address} offers AUTH {' '.join(offered)} only, none of "
+                "CRAM-MD5, PLAIN or LOGIN that a user and password need (XOAUTH2 needs "
+                "auth.type oauth2); the message was not sent",
+                stage=AUTH,
+            )
         with self._translate(AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
         return Reply(code, _text(text))
+
+    def auth_mechanisms(self) -> list[str]:
+        """The AUTH mechanisms the server advertised, upper-case."""
+        return self.extensions.get("auth", "").upper().split()
+
+    def _refuse_plaintext_auth(self) -> None:
+        """Credentials travel unencrypted only when the config allows it, or (unless it
+        forbids it) to a loopback peer, where they never cross a network."""
+        if self.encrypted:
+            return
+        allowed = self.settings.allow_plaintext_auth
+        if allowed is None:
+            allowed = self._peer_is_loopback()
+        if allowed:
+            return
+        raise PlaintextAuthRefused(
+            f"refusing to send the SMTP credentials to {self.settings.address} over an "
+            "unencrypted connection: use secure: true (implicit TLS, usually port 465), or "
+            "STARTTLS (usually port 587; do not set ignoreTLS) on a server that offers it, or "
+            "set allowPlaintextAuth: true if the network to the server is trusted; the "
+            "message was not sent"
+        )
+
+    def _peer_is_loopback(self) -> bool:
+        sock = self._smtp.sock
+        try:
+            peer = sock.getpeername()[0] if sock is not None else ""
+            return ipaddress.ip_address(peer).is_loopback
+        except (OSError, ValueError):
+            return False
+
+    def _xoauth2(self, credentials: OAuth2Credentials, offered: list[str]) -> Reply:
+        if "XOAUTH2" not in offered:
+            raise SmtpAuthFailed(
+                f"SMTP server {self.settings.address} does not offer XOAUTH2 (it offers "
+                f"{', '.join(offered)}), which auth.type oauth2 needs; the message was not sent",
+                stage=AUTH,
+            )
+        token, fresh = TOKENS.token(credentials, self.deadline)
+        try:
+            return self._xoauth2_with(credentials.user, token)
+        except SmtpAuthFailed:
+            if fresh or not credentials.refreshable:
+                raise
+        # The server refused a cached token (revoked, or expired early): renew it once.
+        TOKENS.invalidate(credentials, token)
+        token, _ = TOKENS.token(credentials, self.deadline)
+        return self._xoauth2_with(credentials.user, token)
+
+    def _xoauth2_with(self, user: str, token: str) -> Reply:
+        def respond(challenge: bytes | None = None) -> str:
+            # After a refusal the server sends a JSON error as a challenge; an empty answer
+            # ends the exchange, and the server then replies 535.
+            return xoauth2_response(user, token) if challenge is None else ""
+
+        with self._translate(AUTH):
+            code, text = self._smtp.auth("XOAUTH2", respond, initial_response_ok=True)
+        return Reply(code, _text(text))
+
+    def rset(self) -> Reply:
+        """RSET: forget any earlier transaction; on a reused connection it also proves the
+        server still listens."""
+        with self._translate(RSET):
+            code, text = self._smtp.docmd("RSET")
+        reply = Reply(code, _text(text))
+        if code != 250:
+            raise _reply_error(self.settings, RSET, code, reply.text)
+        return reply
 
     def mail(self, envelope: Envelope) -> Reply:
         """MAIL FROM."""
@@ -289,12 +398,14 @@ class SmtpSession:
         return reply
 
     def rcpt(self, recipient: str) -> Reply:
-        """RCPT TO."""
+        """RCPT TO; a refusal names the recipient."""
         with self._translate(RCPT):
             code, text = self._smtp.rcpt(recipient)
         reply = Reply(code, _text(text))
         if code not in (250, 251):
-            raise _reply_error(self.settings, RCPT, code, reply.text)
+            error = _reply_error(self.settings, RCPT, code, f"{reply.text} (for <{recipient}>)")
+            error.metadata["refused_recipients"] = recipient
+            raise error
         return reply
 
     def data(self, data: bytes) -> Reply:
@@ -399,8 +510,14 @@ class SmtpSession:
                     f"the request's deadline ran out at {stage} with {settings.address}; "
                     "the message was not sent"
                 )
+            hint = ""
+            if stage == GREETING and settings.tls_mode is not TlsMode.IMPLICIT:
+                hint = (
+                    " (a server that expects TLS from the first byte, as on port 465, stays "
+                    "silent like this: set secure to true)"
+                )
             return SmtpUnavailable(
-                f"SMTP server {settings.address} did not answer in time at {stage}; "
+                f"SMTP server {settings.address} did not answer in time at {stage}{hint}; "
                 "the message was not sent",
                 stage=stage,
                 reason=Reason.SMTP_TIMEOUT,
@@ -454,18 +571,46 @@ def open_session(
 
 
 def deliver(session: SmtpSession, envelope: Envelope, data: bytes) -> SendReceipt:
-    """One mail transaction on an open session."""
+    """One mail transaction on an open session. Recipients the server refuses are left out
+    (and named in the log); when it refuses them all, the error names them."""
     if envelope.smtputf8 and not session.offers("smtputf8"):
-        raise SmtpRejected(
-            f"SMTP server {session.settings.address} does not support SMTPUTF8, which an "
-            "address with non-ASCII characters before the @ needs; the message was not sent",
-            stage=MAIL,
-        )
+        raise _needs_smtputf8(session.settings, envelope)
     session.mail(envelope)
+    accepted: list[str] = []
+    refused: list[RecipientRefused] = []
     for recipient in envelope.recipients:
-        session.rcpt(recipient)
+        try:
+            session.rcpt(recipient)
+        except RecipientRefused as exc:
+            refused.append(exc)
+        else:
+            accepted.append(recipient)
+    if not accepted:
+        first = refused[0]
+        first.metadata["refused_recipients"] = ",".join(
+            refusal.metadata["refused_recipients"] for refusal in refused
+        )
+        raise first
     reply = session.data(data)
-    return SendReceipt(reply.code, reply.text, envelope.recipients)
+    for refusal in refused:
+        log.warning("sent without a refused recipient: %s", refusal.message)
+    return SendReceipt(reply.code, reply.text, tuple(accepted))
+
+
+def _needs_smtputf8(settings: ConnectionSettings, envelope: Envelope) -> InvalidRequest:
+    """An address with a non-ASCII local part, and a server that cannot take it."""
+    recipients_ascii = all(_local_part(r).isascii() for r in envelope.recipients)
+    field = "fromEmail" if recipients_ascii else "to"
+    return InvalidRequest.for_field(
+        field,
+        f"SMTP server {settings.address} does not support SMTPUTF8, which an address with "
+        "non-ASCII characters before the @ needs: use an ASCII address",
+        reason=Reason.INVALID_RECIPIENT if field == "to" else None,
+    )
+
+
+def _local_part(address: str) -> str:
+    return address.rpartition("@")[0]
 
 
 class SmtpTransport:

@@ -7,8 +7,9 @@ from enum import Enum
 
 from .dkim import KeyAccess
 from .errors import InvalidConfig
-from .mailer import load_config
+from .mailer import LoadedConfig, load_config
 from .templates import Candidate
+from .transport import create_ssl_context
 
 
 class Severity(Enum):
@@ -66,10 +67,35 @@ def validate_config(text: str, lookup: TemplateLookup | None = None) -> Validati
     reading a DKIM key); with a ``lookup``, also resolve its template."""
     try:
         loaded = load_config(text, key_access=KeyAccess.SKIP)
+        create_ssl_context(loaded.connection)  # tls.ca, tls.cert and tls.key must load
     except InvalidConfig as exc:
         issues = tuple(ConfigIssue(v.field, v.description, Severity.ERROR) for v in exc.violations)
         return ValidationReport(issues, "")
     resolution = None
     if lookup is not None:
         resolution = Resolution(loaded.templates.candidates(lookup.usage_type, lookup.locale))
-    return ValidationReport((), loaded.config.redacted_json(), resolution)
+    return ValidationReport(_security_warnings(loaded), loaded.config.redacted_json(), resolution)
+
+
+def _security_warnings(loaded: LoadedConfig) -> tuple[ConfigIssue, ...]:
+    """Settings that work but weaken the connection's security, said out loud."""
+    config = loaded.config
+    issues = []
+    if not config.tls.reject_unauthorized:
+        issues.append(
+            ConfigIssue(
+                "tls.rejectUnauthorized",
+                "the server's certificate is not verified: anyone on the network path can "
+                "read the mail and the credentials; prefer tls.ca for a private CA",
+                Severity.WARNING,
+            )
+        )
+    if config.allow_plaintext_auth:
+        issues.append(
+            ConfigIssue(
+                "allowPlaintextAuth",
+                "credentials may be sent over an unencrypted connection",
+                Severity.WARNING,
+            )
+        )
+    return tuple(issues)

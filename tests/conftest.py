@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from smtp_connector.client import SmtpConnectorClient
-from smtp_connector.server.app import create_server
+from smtp_connector.server.app import create_mailer, create_server
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
 
@@ -75,8 +75,9 @@ def start_service(tmp_path: Path) -> Iterator[ServerFactory]:
             path = tmp_path / f"config-{len(started)}.json"
             path.write_text(json.dumps(config), encoding="utf-8")
             settings["config"] = path
-        mailer = mailer or Mailer()
-        server, port = create_server(Settings(address="127.0.0.1:0", **settings), mailer=mailer)
+        options = Settings(address="127.0.0.1:0", **settings)
+        mailer = mailer or create_mailer(options)
+        server, port = create_server(options, mailer=mailer)
         server.start()
         client = SmtpConnectorClient(f"127.0.0.1:{port}", timeout=10)
         started.append((server, client, mailer))
