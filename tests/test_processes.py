@@ -131,7 +131,7 @@ def test_sigterm_drains_every_process_together(
 ) -> None:
     process, target = supervisor
     started = children(process.pid)
-    smtp_server.handler.on_data = lambda: time.sleep(0.5)  # sends in flight at SIGTERM
+    smtp_server.handler.on_data = lambda server: time.sleep(0.5)  # sends in flight at SIGTERM
     opened = channels(target, 8)
     results: list[object] = []
 
