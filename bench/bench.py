@@ -31,9 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,7 @@ class Plan:
     processes: tuple[int, ...] = (1,)
     smtp_source: int = 0
     warmup: int = 300
+    repeats: int = 1
 
 
 @dataclass
@@ -248,6 +250,15 @@ class Bench:
     def say(self, text: str) -> None:
         print(text, flush=True)
 
+    def median(self, run: Callable[[], Row]) -> Row:
+        """Run a measurement ``plan.repeats`` times and add the run of median rate (other
+        work on the machine moves single runs a lot)."""
+        runs = sorted((run() for _ in range(self.plan.repeats)), key=lambda row: row.rate)
+        row = runs[len(runs) // 2]
+        if len(runs) > 1:
+            row.note = f"median of {len(runs)}: {runs[0].rate:.0f}-{runs[-1].rate:.0f}"
+        return self.add(row)
+
     def add(self, row: Row) -> Row:
         self.rows.append(row)
         lat = row.latency_ms
@@ -259,6 +270,7 @@ class Bench:
             f"  {row.name:<44} {row.rate:8.0f} msg/s{latency} | cpu us/msg {cpu}"
             + (f" | peak RSS {row.peak_rss_mb:.0f} MB" if row.peak_rss_mb >= 0 else "")
             + (f" | {row.errors} errors" if row.errors else "")
+            + (f" | {row.note}" if row.note else "")
         )
         return row
 
@@ -271,29 +283,27 @@ class Bench:
             self.sink_pids = [process.pid]
             yield
 
-    def smtp_source(self) -> None:
+    def smtp_source(self) -> Row:
         count = self.plan.smtp_source
         command = [SMTP_SOURCE, "-d", "-s", "20", "-m", str(count), "-l", "1024"]
         command += ["-f", "bench@x.test", "-t", "sink@y.test", f"127.0.0.1:{self.sink_port}"]
         measured = measure(command, {"sink": self.sink_pids})
-        self.add(
-            Row(
-                "smtp-source, 20 sessions, reused conns",
-                count / measured.wall,
-                measured.wall,
-                count,
-                cpu_per_message(measured, count),
-            )
+        return Row(
+            "smtp-source, 20 sessions, reused conns",
+            count / measured.wall,
+            measured.wall,
+            count,
+            cpu_per_message(measured, count),
         )
 
-    def nodemailer(self, name: str, options: Sequence[str]) -> None:
+    def nodemailer(self, name: str, options: Sequence[str]) -> Row:
         template = self.work / "template.json"
         template.write_text(json.dumps({**TEMPLATE, "payload": PAYLOAD}), encoding="utf-8")
         command = ["node", str(HERE / "nodemailer_rate.js"), "--duration", str(self.plan.seconds)]
         command += ["--port", str(self.sink_port), "--template", str(template), *options]
         measured = measure(command, {"sink": self.sink_pids})
         msgs, secs = rate_of(measured.output)
-        self.add(Row(name, msgs / secs, secs, msgs, cpu_per_message(measured, msgs)))
+        return Row(name, msgs / secs, secs, msgs, cpu_per_message(measured, msgs))
 
     def relay(self) -> None:
         message = self.work / "message.eml"
@@ -302,7 +312,8 @@ class Bench:
         serve = [PYTHON, str(HERE / "relay.py"), "--port", str(port)]
         serve += ["--smtp-port", str(self.sink_port), "--message", str(message), "--workers", "4"]
         with started(serve, port, self.work / "relay.log") as relay:
-            self.load_row("bare relay, prebuilt, 4 threads, x32", port, 32, relay, ["--relay"])
+            name = "bare relay, prebuilt, 4 threads, x32"
+            self.median(lambda: self.load_row(name, port, 32, relay, ["--relay"]))
 
     def load_row(
         self,
@@ -313,7 +324,7 @@ class Bench:
         extra: Sequence[str] = (),
         channels: int = 1,
     ) -> Row:
-        """Drive a server with the load generator and add the row."""
+        """Drive a server with the load generator once."""
         command = [PYTHON, str(HERE / "loadgen.py"), "--target", f"127.0.0.1:{port}"]
         command += ["--concurrency", str(concurrency), "--duration", str(self.plan.seconds)]
         warmup = min(self.plan.warmup, 50 * concurrency)
@@ -339,7 +350,7 @@ class Bench:
         if summary["errors"]:
             first = summary["first_error"]
             self.notes.append(f"{name}: {summary['errors']} errors, first: {first}")
-        return self.add(row)
+        return row
 
     # -- the service -------------------------------------------------------------------------
 
@@ -378,9 +389,10 @@ class Bench:
         rows = []
         with self.service(workers, processes) as (port, process):
             for concurrency in self.plan.concurrencies:
+                name = f"{label}, x{concurrency}"
                 rows.append(
-                    self.load_row(
-                        f"{label}, x{concurrency}", port, concurrency, process, channels=channels
+                    self.median(
+                        partial(self.load_row, name, port, concurrency, process, channels=channels)
                     )
                 )
         return rows
@@ -438,7 +450,7 @@ class Bench:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
-            self.load_row("service (profiled), x32", port, 32, process)
+            self.add(self.load_row("service (profiled), x32", port, 32, process))
             spy.wait(60)
         if raw.exists():
             title = "profile (py-spy --gil: where the GIL is held, by function, top 20):\n"
@@ -501,7 +513,7 @@ def machine() -> dict[str, str]:
         "grpcio": grpc.__version__,
         "node": node.stdout.strip(),
         "memory": f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.1f} GiB",
-        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load average at the start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -547,8 +559,8 @@ def report(bench: Bench, info: dict[str, str], command: str, started_at: datetim
         *[f"- {key}: {value}" for key, value in info.items()],
         "",
         "| configuration | msg/s | p50 ms | p99 ms | p999 ms | server us/msg | client us/msg "
-        "| sink us/msg | box us/msg | peak RSS MB | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sink us/msg | box us/msg | peak RSS MB | errors | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in bench.rows:
         lat, cpu = row.latency_ms, row.cpu_us
@@ -560,7 +572,7 @@ def report(bench: Bench, info: dict[str, str], command: str, started_at: datetim
             f"| {row.name} | {row.rate:.0f} | {fmt(lat.get('p50'), 2)} | {fmt(lat.get('p99'), 2)}"
             f" | {fmt(lat.get('p999'), 2)} | {fmt(cpu.get('server'))} | {fmt(cpu.get('client'))}"
             f" | {fmt(cpu.get('sink'))} | {fmt(cpu.get('box'))} | {fmt(row.peak_rss_mb)}"
-            f" | {row.errors} |"
+            f" | {row.errors} | {row.note} |"
         )
     lines += ["", "## Ratios and targets (service at 32 in flight)", ""]
     lines += [f"- {line}" for line in ratios(bench.rows)]
@@ -583,8 +595,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
             warmup=200,
         )
     return Plan(
-        seconds=8.0,
+        seconds=6.0,
         worker_sweep=(1, 2, 4, 8, 16),
+        repeats=3,
         processes=tuple(args.processes),
         smtp_source=200000,
         warmup=1000,
@@ -628,12 +641,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with bench.sink():
             if not args.no_baselines:
                 bench.say("baselines:")
-                bench.smtp_source()
+                bench.median(bench.smtp_source)
                 for nodelay in ([], ["--nodelay"]):
                     suffix = ", TCP_NODELAY" if nodelay else ""
-                    bench.nodemailer(f"nodemailer, pool of 5{suffix}", ["--pool", *nodelay])
+                    pool = ["--pool", *nodelay]
+                    bench.median(partial(bench.nodemailer, f"nodemailer, pool of 5{suffix}", pool))
                     options = ["--concurrency", "16", *nodelay]
-                    bench.nodemailer(f"nodemailer, no pool, 16 in flight{suffix}", options)
+                    name = f"nodemailer, no pool, 16 in flight{suffix}"
+                    bench.median(partial(bench.nodemailer, name, options))
                 bench.relay()
             bench.say("service:")
             for processes in plan.processes:
@@ -651,6 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.memory:
                 bench.say("memory:")
                 bench.memory()
+        info["load average at the end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         text = report(bench, info, command, started_at)
         args.out.mkdir(parents=True, exist_ok=True)
         name = f"{started_at:%Y-%m-%d-%H%M}-{info['host']}{'-quick' if args.quick else ''}"
