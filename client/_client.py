@@ -96,12 +96,14 @@ class SmtpConnectorClient:
         test_recipient: str = "",
         *,
         profile: str = "",
+        probe: bool = False,
         timeout: float | None = None,
     ) -> pb.TestConnectionResponse:
-        """Try a config (the server's own ``profile`` when empty) against its SMTP server."""
+        """Try a config (the server's own ``profile`` when empty) against its SMTP server;
+        with ``probe``, also try the other common port and TLS combinations."""
         try:
             return self._stub.TestConnection(
-                connection_test_request(config_json, test_recipient, profile),
+                connection_test_request(config_json, test_recipient, profile, probe),
                 timeout=self._deadline(timeout),
             )
         except grpc.RpcError as exc:

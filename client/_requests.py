@@ -46,9 +46,9 @@ def validate_request(
 
 
 def connection_test_request(
-    config_json: str, test_recipient: str, profile: str
+    config_json: str, test_recipient: str, profile: str, probe: bool = False
 ) -> pb.TestConnectionRequest:
     """The TestConnection request."""
     return pb.TestConnectionRequest(
-        config_json=config_json, test_recipient=test_recipient, profile=profile
+        config_json=config_json, test_recipient=test_recipient, profile=profile, probe=probe
     )

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,34 @@ from .errors import SmtpConnectorError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 _SEVERITY = {1: "error", 2: "warning"}
+_WIDTH = 100
+
+# The serve flags of the mesh settings: (setting, type, help). Each flag is --setting-name and
+# defaults to the environment variable SMTP_CONNECTOR_SETTING_NAME (the README's table).
+# Bearer tokens have no flag: a command line is visible to every user of the machine.
+_MESH_FLAGS: tuple[tuple[str, Any, str], ...] = (
+    ("tls_cert_file", str, "PEM certificate chain: serve TLS"),
+    ("tls_key_file", str, "PEM private key of the certificate"),
+    ("tls_client_ca_file", str, "PEM CA bundle: require client certificates (mTLS)"),
+    ("auth_tokens_file", str, "file of accepted bearer tokens, one a line"),
+    ("reflection", bool, "serve gRPC reflection [on]"),
+    ("allow_inline_config", bool, "accept config_json in requests [off]"),
+    ("inline_allowed_hosts", str, "comma-separated host patterns for inline configs [*]"),
+    ("inline_allowed_ports", str, "comma-separated ports for inline configs [25,465,587,2525]"),
+    ("inline_allowed_networks", str, "comma-separated CIDRs inline configs may reach anyway"),
+    ("max_request_bytes", int, "largest request [1048576]"),
+    ("max_template_bytes", int, "largest template [65536]"),
+    ("max_payload_depth", int, "deepest payload nesting [8]"),
+    ("max_concurrent_rpcs", int, "service RPCs at once [0 = workers]"),
+    ("rate_limit", float, "RPCs per second per caller [0 = off]"),
+    ("rate_limit_burst", int, "rate-limit bucket size [10]"),
+    ("keepalive_time", float, "seconds before pinging an idle client [60]"),
+    ("keepalive_timeout", float, "seconds to wait for a ping answer [20]"),
+    ("keepalive_min_ping_interval", float, "shortest client ping interval tolerated [10]"),
+    ("max_connection_age", float, "seconds before asking clients to reconnect [0 = never]"),
+    ("metrics_address", str, "host:port of the Prometheus endpoint [off]"),
+    ("log_format", str, "text or json [text]"),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--pool-idle-timeout", type=float, help="seconds an idle SMTP connection stays open [30]"
     )
+    for name, kind, help_text in _MESH_FLAGS:
+        flag = "--" + name.replace("_", "-")
+        env = f"SMTP_CONNECTOR_{name.upper()}"
+        if kind is bool:
+            serve.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            serve.add_argument(flag, type=kind, help=f"{help_text} [{env}]")
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
@@ -98,13 +134,18 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--config-file", help="test this config instead of the server's")
     test.add_argument("--to", default="", help="also send the Test template to this address")
     test.add_argument("--profile", default="", help="the server's sender profile [default]")
+    test.add_argument(
+        "--probe",
+        action="store_true",
+        help="also try the other common port and TLS combinations on the same host",
+    )
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
     try:
         from smtp_connector.server.app import serve
-        from smtp_connector.server.errors import InvalidConfig
+        from smtp_connector.server.errors import InvalidRequest
         from smtp_connector.server.settings import Settings
     except ImportError as exc:
         print(
@@ -127,10 +168,11 @@ def _serve(args: argparse.Namespace) -> int:
         "pool_max_messages": args.pool_max_messages,
         "pool_idle_timeout": args.pool_idle_timeout,
     }
+    flags.update({name: getattr(args, name) for name, _kind, _help in _MESH_FLAGS})
     try:
         settings = Settings(**{k: v for k, v in flags.items() if v is not None})
         serve(settings)
-    except InvalidConfig as exc:
+    except InvalidRequest as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for violation in exc.violations:
             print(f"  {violation.field or '(config)'}: {violation.description}", file=sys.stderr)
@@ -188,28 +230,95 @@ def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(response)
     else:
-        for issue in response.issues:
-            mark = "✗" if issue.severity == 1 else "!"
-            severity = _SEVERITY.get(issue.severity, "?")
-            print(f"{mark} {severity}: {issue.field_path or '(config)'}: {issue.message}")
-        for step in response.resolution.candidates:
-            found = step.template_path or "-"
-            print(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
-        print("config is valid" if response.valid else "config is invalid")
+        print(format_validation(response), end="")
     return 0 if response.valid else 1
 
 
+def format_validation(response: pb.ValidateConfigResponse) -> str:
+    """A validation report for people: errors first, one issue per line."""
+    lines = []
+    issues = sorted(response.issues, key=lambda issue: issue.severity != pb.SEVERITY_ERROR)
+    for issue in issues:
+        mark = "✗" if issue.severity == pb.SEVERITY_ERROR else "!"
+        severity = _SEVERITY.get(issue.severity, "?")
+        where = issue.field_path or "(config)"
+        code = f" [{issue.code}]" if issue.code else ""
+        lines.append(f"{mark} {severity:<7} {where}: {issue.message}{code}")
+    for step in response.resolution.candidates:
+        found = step.template_path or "-"
+        lines.append(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
+    errors = sum(issue.severity == pb.SEVERITY_ERROR for issue in issues)
+    counts = f"{_plural(errors, 'error')}, {_plural(len(issues) - errors, 'warning')}"
+    lines.append(f"config is {'valid' if response.valid else 'invalid'} ({counts})")
+    return "\n".join(lines) + "\n"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
-    response = client.test_connection(_read(args.config_file), args.to, profile=args.profile)
+    response = client.test_connection(
+        _read(args.config_file), args.to, profile=args.profile, probe=args.probe
+    )
     if args.json:
         _print_json(response)
     else:
-        for step in response.steps:
-            millis = step.elapsed.ToMilliseconds()
-            code = f" [{step.smtp_code}]" if step.smtp_code else ""
-            print(f"{'✓' if step.ok else '✗'} {step.name:<10} {millis:>6} ms{code}  {step.detail}")
-        print("connection test passed" if response.ok else "connection test failed")
+        print(format_test(response), end="")
     return 0 if response.ok else 1
+
+
+def _wrapped(label: str, text: str) -> list[str]:
+    # Break only at spaces: names, addresses and serials stay whole.
+    return textwrap.wrap(
+        text,
+        width=_WIDTH,
+        initial_indent=f"    {label}: ",
+        subsequent_indent=" " * 10,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def _certificate(cert: pb.PeerCertificate) -> str:
+    names = ", ".join(cert.subject_alt_names) or "none"
+    expires = cert.not_after.ToDatetime().date().isoformat()
+    return f"{cert.subject}, issued by {cert.issuer}; names: {names}; expires {expires}"
+
+
+def format_test(response: pb.TestConnectionResponse) -> str:
+    """A connection test for people: a step per line with a tick or cross, its time, its
+    SMTP code and detail, and under a failed step the hint; then the probe, if one ran."""
+    lines = []
+    for step in response.steps:
+        millis = step.elapsed.ToMilliseconds()
+        code = f"{step.smtp_code} " if step.smtp_code else ""
+        mark = "✓" if step.ok else "✗"
+        lines.append(f"{mark} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
+        if step.tls.HasField("peer_certificate"):
+            lines += _wrapped("certificate", _certificate(step.tls.peer_certificate))
+        if step.hint:
+            lines += _wrapped("hint", step.hint)
+    if response.probe_attempts:
+        lines.append("probe: the other port and TLS combinations")
+        for attempt in response.probe_attempts:
+            mark = "✓" if attempt.ok else "✗"
+            millis = attempt.elapsed.ToMilliseconds()
+            combo = f"{attempt.port} {attempt.tls_mode}"
+            lines.append(f"  {mark} {combo:<15} {millis:>5} ms  {attempt.detail}")
+        suggested = response.suggested_config_json
+        if suggested:
+            lines.append(f"  suggested config: {suggested}")
+            if any(a.config_json == suggested and not a.ok for a in response.probe_attempts):
+                lines.append("  (it connects, but AUTH failed there too: check the credentials)")
+        else:
+            lines.append("  no other combination works")
+    if response.ok:
+        lines.append("connection test passed")
+    else:
+        failed = next((s.name for s in response.steps if not s.ok), "?")
+        lines.append(f"connection test failed at {failed}")
+    return "\n".join(lines) + "\n"
 
 
 _CLIENT_COMMANDS = {"send": _send, "validate": _validate, "test": _test}

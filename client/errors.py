@@ -1,9 +1,11 @@
 """Typed exceptions for the client, chosen by the ErrorInfo ``reason`` (never message text).
 
 SmtpConnectorError                 code, reason, message, metadata, smtp_code, delivery,
-│                                  retry_delay (the server's RetryInfo hint, in seconds)
+│                                  retry_delay (the server's RetryInfo hint, in seconds),
+│                                  request_id (the server's x-request-id of the call)
 ├── InvalidRequestError            INVALID_REQUEST, INVALID_RECIPIENT, HEADER_INJECTION,
-│   │                              INVALID_CONFIG, PROFILE_NOT_FOUND
+│   │                              INVALID_CONFIG, PROFILE_NOT_FOUND,
+│   │                              LIMIT_EXCEEDED (payload depth, template size)
 │   └── TemplateVariableMissingError   TEMPLATE_VARIABLE_MISSING
 ├── ConfigNotLoadedError           CONFIG_NOT_LOADED
 ├── TemplateNotFoundError          TEMPLATE_NOT_FOUND
@@ -17,10 +19,13 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 │                                  SMTP_TEMPORARY_FAILURE, SMTP_CONNECTION_LOST
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
-├── ServiceUnavailableError        the smtp-connector service itself cannot be reached
-├── UnauthenticatedError           status UNAUTHENTICATED: no or an unknown bearer token
-├── PermissionDeniedError          status PERMISSION_DENIED: the token may not do this
-├── ResourceExhaustedError         status RESOURCE_EXHAUSTED: over a limit; see retry_delay
+├── ServiceUnavailableError        the smtp-connector service itself cannot be reached,
+│                                  or SERVER_DRAINING (it is shutting down)
+├── UnauthenticatedError           status UNAUTHENTICATED: no bearer token (UNAUTHENTICATED)
+├── PermissionDeniedError          status PERMISSION_DENIED: INVALID_TOKEN,
+│                                  INLINE_CONFIG_DISABLED, SMTP_HOST_NOT_ALLOWED
+├── ResourceExhaustedError         status RESOURCE_EXHAUSTED: TOO_MANY_REQUESTS, RATE_LIMITED
+│                                  or a request too large; see retry_delay
 └── InternalError                  INTERNAL: a bug in smtp-connector
 """
 
@@ -86,6 +91,8 @@ class SmtpConnectorError(Exception):
         self.field_violations = field_violations
         # Seconds the server asks the caller to wait before retrying (its RetryInfo), if any.
         self.retry_delay = retry_delay
+        # The server's id of the failed call (x-request-id), to find it in the server's logs.
+        self.request_id = ""
 
     @property
     def smtp_code(self) -> int | None:
@@ -206,6 +213,14 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "DELIVERY_STATE_UNKNOWN": DeliveryUnknownError,
     "DEADLINE_EXCEEDED": DeadlineExceededError,
     "INTERNAL": InternalError,
+    "UNAUTHENTICATED": UnauthenticatedError,
+    "INVALID_TOKEN": PermissionDeniedError,
+    "INLINE_CONFIG_DISABLED": PermissionDeniedError,
+    "SMTP_HOST_NOT_ALLOWED": PermissionDeniedError,
+    "TOO_MANY_REQUESTS": ResourceExhaustedError,
+    "RATE_LIMITED": ResourceExhaustedError,
+    "LIMIT_EXCEEDED": InvalidRequestError,
+    "SERVER_DRAINING": ServiceUnavailableError,
 }
 
 # For statuses without an ErrorInfo (made by gRPC itself, not by the service) or with a reason
@@ -246,7 +261,7 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
                 detail.Unpack(hint)
                 retry_delay = hint.retry_delay.ToTimedelta().total_seconds()
     error_type = _BY_REASON.get(reason) or _BY_CODE.get(code, SmtpConnectorError)
-    return error_type(
+    typed = error_type(
         call.details() or code.name,
         code=code,
         reason=reason,
@@ -254,3 +269,13 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
         field_violations=violations,
         retry_delay=retry_delay,
     )
+    typed.request_id = _request_id(call)
+    return typed
+
+
+def _request_id(call: grpc.Call) -> str:
+    """The server's x-request-id of a finished call ("" when it sent none)."""
+    for key, value in call.initial_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str):
+            return value
+    return ""

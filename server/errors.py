@@ -16,7 +16,11 @@
     │   ├── SmtpTlsFailed              the TLS handshake or certificate check failed
     │   ├── SmtpUnavailable            connect failure, timeout, 4xx, dropped connection
     │   └── DeliveryUnknown            dropped after the end of DATA: maybe delivered
-    └── DeadlineExceeded               the caller's deadline ran out
+    ├── DeadlineExceeded               the caller's deadline ran out
+    ├── Unauthenticated                the caller sent no bearer token
+    ├── PermissionDenied               a wrong token, or an inline config the guard refuses
+    ├── ResourceExhausted              too many RPCs at once, or the caller's rate limit
+    └── ServiceDraining                the server is shutting down; retry on another one
 
 The domain raises these and nothing else; ``status`` maps them to gRPC codes and details.
 Messages never contain a secret: they are built from replies, hosts and field names only.
@@ -51,6 +55,14 @@ class Reason(StrEnum):
     SMTP_CONNECTION_LOST = "SMTP_CONNECTION_LOST"
     DELIVERY_STATE_UNKNOWN = "DELIVERY_STATE_UNKNOWN"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (a reason, not a token)
+    INLINE_CONFIG_DISABLED = "INLINE_CONFIG_DISABLED"
+    SMTP_HOST_NOT_ALLOWED = "SMTP_HOST_NOT_ALLOWED"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    RATE_LIMITED = "RATE_LIMITED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    SERVER_DRAINING = "SERVER_DRAINING"
     INTERNAL = "INTERNAL"
 
 
@@ -230,3 +242,33 @@ class DeadlineExceeded(SmtpConnectorError):
     """The caller's deadline ran out before the work was done."""
 
     default_reason = Reason.DEADLINE_EXCEEDED
+
+
+class Unauthenticated(SmtpConnectorError):
+    """The caller sent no bearer token where one is required."""
+
+    default_reason = Reason.UNAUTHENTICATED
+
+
+class PermissionDenied(SmtpConnectorError):
+    """The caller may not do this: a wrong token, or an inline config the guard refuses."""
+
+    default_reason = Reason.INVALID_TOKEN
+
+
+class ResourceExhausted(SmtpConnectorError):
+    """Too much at once; ``retry_after`` (seconds), when known, says when to try again."""
+
+    default_reason = Reason.TOO_MANY_REQUESTS
+
+    def __init__(
+        self, message: str, *, reason: Reason | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+
+class ServiceDraining(SmtpConnectorError):
+    """The server is shutting down and takes no new work; another replica can."""
+
+    default_reason = Reason.SERVER_DRAINING

@@ -223,6 +223,13 @@ class Mailer:
             prepared.message_id, receipt.code, receipt.reply, receipt.accepted_recipients
         )
 
+    def retire(self, settings: ConnectionSettings) -> None:
+        """Close and forget the transport of connection settings no config uses any more."""
+        with self._lock:
+            transport = self._transports.pop(settings, None)
+        if transport is not None:
+            transport.close()
+
     def close(self) -> None:
         """Close every transport."""
         with self._lock:

@@ -129,6 +129,11 @@ class PooledTransport:
             self._checkin(pooled)
             return receipt
 
+    def usage(self) -> tuple[int, int]:
+        """Sessions open (idle, busy or being opened) and sessions busy now, for metrics."""
+        with self._lock:
+            return self._count, self._count - len(self._idle)
+
     def close(self) -> None:
         """Close idle sessions now and busy ones when they come back; no new sends."""
         with self._lock:

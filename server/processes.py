@@ -1,8 +1,9 @@
 """Several server processes on one port (``processes`` setting): one Python process is held
 to about one core by the GIL, so N processes each run the whole server (own thread pool, own
 SMTP connections, own health service) and the kernel spreads incoming connections over them
-with SO_REUSEPORT. A supervisor starts them, forwards SIGTERM/SIGINT so they drain together,
-and stops them all if one dies.
+with SO_REUSEPORT. A supervisor starts them, forwards SIGTERM/SIGINT so they drain together
+(and SIGHUP so they reload together), and stops them all if one dies. Process i serves its
+metrics on the metrics port + i: like replicas, each reports its own counters.
 
 Connections, not calls, are spread: a client with one channel talks to one process. Callers
 that want every core should open several channels (or connections through a proxy)."""
@@ -53,7 +54,16 @@ def serve_processes(
         raise SystemExit("the development mailbox runs with one server process only")
     check(settings)
     reserved, address = reserve_port(settings.address)
-    child_settings = settings.model_copy(update={"address": address, "processes": 1})
+    child_settings = [
+        settings.model_copy(
+            update={
+                "address": address,
+                "processes": 1,
+                "metrics_address": _nth_address(settings.metrics_address, index),
+            }
+        )
+        for index in range(settings.processes)
+    ]
     context = multiprocessing.get_context("spawn")  # no gRPC state copied by fork
     children: list[BaseProcess] = []
     ready_reader, ready_writer = context.Pipe(duplex=False)
@@ -63,13 +73,17 @@ def serve_processes(
         log.info("received %s: stopping %d processes", signal.Signals(signum).name, len(children))
         stop.set()
 
+    def forward_reload(signum: int, frame: FrameType | None) -> None:
+        _signal_all(children, signal.SIGHUP)
+
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, forward_reload)
     try:
         for index in range(settings.processes):
             child = context.Process(
                 target=_child,
-                args=(child_settings, serve, ready_writer, os.getpid()),
+                args=(child_settings[index], serve, ready_writer, os.getpid()),
                 name=f"smtp-connector-{index}",
             )
             child.start()
@@ -90,6 +104,21 @@ def serve_processes(
         raise SystemExit(f"server processes failed: {', '.join(failed)}")
 
 
+def _nth_address(address: str | None, index: int) -> str | None:
+    """``host:port`` with the port moved up by ``index`` (port 0 stays 0: each picks one)."""
+    if address is None or index == 0:
+        return address
+    host, port = split_address(address)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port + index if port else 0}"
+
+
+def _signal_all(children: list[BaseProcess], signum: signal.Signals) -> None:
+    for child in children:
+        if child.is_alive() and child.pid is not None:
+            os.kill(child.pid, signum)
+
+
 def _wait_ready(reader: Connection, children: list[BaseProcess], stop: threading.Event) -> None:
     waiting, until = len(children), time.monotonic() + _START_TIMEOUT
     while waiting and not stop.is_set():
@@ -104,9 +133,7 @@ def _wait_ready(reader: Connection, children: list[BaseProcess], stop: threading
 
 def _stop_all(children: list[BaseProcess], grace_period: float) -> None:
     """SIGTERM to every process at once (so all drain together), then wait for them."""
-    for child in children:
-        if child.is_alive() and child.pid is not None:
-            os.kill(child.pid, signal.SIGTERM)
+    _signal_all(children, signal.SIGTERM)
     deadline = time.monotonic() + grace_period + 5
     for child in children:
         child.join(max(0.0, deadline - time.monotonic()))

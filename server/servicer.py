@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
-from google.protobuf.duration_pb2 import Duration
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
@@ -17,9 +16,11 @@ from .deadline import Deadline
 from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
+from .probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from .profiles import Profiles
+from .reports import test_connection_response, validate_config_response
 from .status import internal_status, to_status
-from .validation import Resolution, Severity, TemplateLookup, validate_config
+from .validation import TemplateLookup, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,13 @@ _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 _Handler = Callable[[Any, _Request, grpc.ServicerContext], _Response]
 
-_SEVERITIES = {Severity.ERROR: pb.SEVERITY_ERROR, Severity.WARNING: pb.SEVERITY_WARNING}
 _INLINE_CACHE_SIZE = 64
+
+
+class InlineConfigGuard(Protocol):
+    """Decides whether (and how) an inline ``config_json`` may be used (see guard.py)."""
+
+    def admit(self, config_json: str, load: Callable[[str], LoadedConfig]) -> LoadedConfig: ...
 
 
 def _reporting_errors(handler: _Handler[_Request, _Response]) -> _Handler[_Request, _Response]:
@@ -69,50 +75,43 @@ def _plain(value: struct_pb2.Value) -> Any:
     return getattr(value, kind)
 
 
-def _duration(seconds: float) -> Duration:
-    duration = Duration()
-    duration.FromNanoseconds(int(seconds * 1e9))
-    return duration
-
-
-def _resolution(resolution: Resolution | None) -> pb.TemplateResolution | None:
-    if resolution is None:
-        return None
-    return pb.TemplateResolution(
-        candidates=[
-            pb.TemplateCandidate(
-                usage_type=c.usage_type,
-                locale=c.locale or "",
-                template_path="" if c.template is None else c.template.path,
-            )
-            for c in resolution.candidates
-        ],
-        template_path=resolution.template_path,
-    )
-
-
 class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     """SmtpConnectorService over a Mailer and the server's own config (one, or named
     profiles)."""
 
-    def __init__(self, mailer: Mailer, server_config: LoadedConfig | Profiles | None) -> None:
+    def __init__(
+        self,
+        mailer: Mailer,
+        server_config: LoadedConfig | Profiles | None,
+        *,
+        probe_ports: tuple[int, ...] = DEFAULT_PORTS,
+        probe_time_limit: float = DEFAULT_TIME_LIMIT,
+        inline_guard: InlineConfigGuard | None = None,
+    ) -> None:
         self._mailer = mailer
+        self._probe_ports = probe_ports
+        self._probe_time_limit = probe_time_limit
         if isinstance(server_config, LoadedConfig):
             server_config = Profiles.single(server_config)
+        # Replaced whole by a config reload (SIGHUP); readers take it once per request.
         self.profiles = server_config
+        self._inline_guard = inline_guard
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
 
     def _config(self, config_json: str, profile: str = "") -> LoadedConfig:
         if config_json:
             if profile:
                 raise InvalidRequest.for_field("profile", "set either profile or config_json")
+            if self._inline_guard is not None:
+                return self._inline_guard.admit(config_json, self._load_inline)
             return self._load_inline(config_json)
-        if self.profiles is None:
+        profiles = self.profiles
+        if profiles is None:
             raise ConfigNotLoaded(
                 "the server has no config (start it with --config) and the request carries no "
                 "config_json; the message was not sent"
             )
-        return self.profiles.get(profile)
+        return profiles.get(profile)
 
     @staticmethod
     def _deadline(context: grpc.ServicerContext) -> Deadline:
@@ -144,20 +143,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         lookup = None
         if request.HasField("resolve"):
             lookup = TemplateLookup(request.resolve.usage_type, request.resolve.locale or None)
-        report = validate_config(request.config_json, lookup)
-        return pb.ValidateConfigResponse(
-            valid=report.valid,
-            issues=[
-                pb.ConfigIssue(
-                    field_path=issue.field_path,
-                    message=issue.message,
-                    severity=_SEVERITIES[issue.severity],
-                )
-                for issue in report.issues
-            ],
-            normalized_config_json=report.normalized_json,
-            resolution=_resolution(report.resolution),
-        )
+        return validate_config_response(validate_config(request.config_json, lookup))
 
     @_reporting_errors
     def TestConnection(  # noqa: N802
@@ -165,17 +151,14 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     ) -> pb.TestConnectionResponse:
         """Try the config against its SMTP server and report every step."""
         loaded = self._config(request.config_json, request.profile)
-        report = run_connection_test(loaded, self._deadline(context), request.test_recipient)
-        return pb.TestConnectionResponse(
-            ok=report.ok,
-            steps=[
-                pb.TestStep(
-                    name=step.name,
-                    ok=step.ok,
-                    detail=step.detail,
-                    elapsed=_duration(step.elapsed),
-                    smtp_code=step.smtp_code,
-                )
-                for step in report.steps
-            ],
-        )
+        deadline = self._deadline(context)
+        report = run_connection_test(loaded, deadline, request.test_recipient)
+        probe = None
+        if request.probe:
+            probe = run_probe(
+                loaded.connection,
+                deadline,
+                ports=self._probe_ports,
+                time_limit=self._probe_time_limit,
+            )
+        return test_connection_response(report, probe)

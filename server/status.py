@@ -11,12 +11,16 @@ from .errors import (
     DeadlineExceeded,
     DeliveryUnknown,
     InvalidRequest,
+    PermissionDenied,
     PreconditionFailed,
     Reason,
+    ResourceExhausted,
+    ServiceDraining,
     SmtpConnectorError,
     SmtpRejected,
     SmtpTlsFailed,
     SmtpUnavailable,
+    Unauthenticated,
 )
 
 ERROR_DOMAIN = "smtp-connector"
@@ -30,6 +34,10 @@ _CODES: tuple[tuple[type[SmtpConnectorError], int], ...] = (
     (SmtpUnavailable, code_pb2.UNAVAILABLE),
     (DeliveryUnknown, code_pb2.ABORTED),
     (DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
+    (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
+    (ServiceDraining, code_pb2.UNAVAILABLE),
 )
 
 
@@ -41,7 +49,11 @@ def code_for(error: SmtpConnectorError) -> int:
     return int(code_pb2.INTERNAL)
 
 
-def _packed(detail: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
+def _packed(
+    detail: error_details_pb2.ErrorInfo
+    | error_details_pb2.BadRequest
+    | error_details_pb2.RetryInfo,
+) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(detail)
     return packed
@@ -71,6 +83,10 @@ def to_status(error: SmtpConnectorError) -> grpc.Status:
                 )
             )
         )
+    if isinstance(error, ResourceExhausted) and error.retry_after is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
+        details.append(_packed(retry))
     status = status_pb2.Status(code=code_for(error), message=error.message, details=details)
     converted: grpc.Status = rpc_status.to_status(status)
     return converted

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from .deadline import Deadline
 from .errors import (
@@ -190,6 +190,17 @@ def _tls_hint(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
     return ""
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib's client, remembering which AUTH mechanism succeeded (for connection tests)."""
+
+    auth_mechanism: str | None = None
+
+    def auth(self, mechanism: str, authobject: Any, *, initial_response_ok: bool = True) -> Any:
+        reply = super().auth(mechanism, authobject, initial_response_ok=initial_response_ok)
+        self.auth_mechanism = mechanism.upper()
+        return reply
+
+
 class SmtpSession:
     """One SMTP connection, driven a step at a time; every failure is a domain error."""
 
@@ -199,9 +210,7 @@ class SmtpSession:
         self.settings = settings
         self.deadline = deadline
         self._context = context
-        self._smtp = smtplib.SMTP(
-            local_hostname=settings.local_hostname or default_local_hostname()
-        )
+        self._smtp = _SMTP(local_hostname=settings.local_hostname or default_local_hostname())
         self.encrypted = False
         self.tls_version: str | None = None
         self.cipher: str | None = None
@@ -250,6 +259,26 @@ class SmtpSession:
     def extensions(self) -> dict[str, str]:
         """The EHLO extensions the server advertised, lower-case names to parameters."""
         return dict(self._smtp.esmtp_features)
+
+    @property
+    def auth_mechanism(self) -> str | None:
+        """The AUTH mechanism that logged in, such as ``PLAIN``; None before a login."""
+        return self._smtp.auth_mechanism
+
+    def peer_address(self) -> str | None:
+        """The address actually connected to, ``ip:port``; None when not connected."""
+        sock = self._smtp.sock
+        if sock is None:
+            return None
+        host, port = sock.getpeername()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def peer_certificate(self) -> bytes | None:
+        """The server's certificate (DER) once TLS is up; None on a plain connection."""
+        sock = self._smtp.sock
+        if not isinstance(sock, ssl.SSLSocket):
+            return None
+        return sock.getpeercert(binary_form=True)
 
     def offers(self, extension: str) -> bool:
         """Whether the server advertised an extension."""

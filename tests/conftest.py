@@ -52,6 +52,16 @@ def make_config(smtp_port: int, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+def inline_on_loopback(*ports: int) -> dict[str, Any]:
+    """Settings that let inline configs reach test SMTP servers on loopback at ``ports``
+    (the inline-config guard refuses them by default)."""
+    return {
+        "allow_inline_config": True,
+        "inline_allowed_networks": ["127.0.0.0/8"],
+        "inline_allowed_ports": list(ports),
+    }
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A recording aiosmtpd server on 127.0.0.1."""

@@ -21,7 +21,7 @@ from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.errors import InvalidConfig, PlaintextAuthRefused
 from smtp_connector.server.transport import ConnectionSettings, SmtpSession, create_ssl_context
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.certs import ca_pem, server_context
 from tests.support.oauth import TokenEndpoint
 from tests.support.smtp import SmtpServer
@@ -278,7 +278,7 @@ def test_incomplete_oauth2_configs_are_invalid(auth: dict[str, Any]) -> None:
 def test_invalid_config_reaches_the_client_as_invalid_argument(
     smtp_server: SmtpServer, start_service: ServerFactory
 ) -> None:
-    client = start_service()
+    client = start_service(**inline_on_loopback(smtp_server.port))
     bad = json.dumps(make_config(smtp_server.port, auth={"type": "oauth2", "user": MAILBOX}))
     with pytest.raises(InvalidRequestError):
         client.send_message("user@example.com", "Generic", {"code": "1"}, config_json=bad)

@@ -57,7 +57,7 @@ def test_validate_prints_issues(
     status = main(["validate", "--target", client.target, str(path)])
     out = capsys.readouterr().out
     assert status == 1
-    assert "✗ error: port:" in out
+    assert "✗ error   port:" in out
     assert "config is invalid" in out
 
 
@@ -68,7 +68,8 @@ def test_test_prints_a_line_per_step(
     report = json.loads(capsys.readouterr().out)
     assert status == 0
     assert report["ok"] is True
-    assert [step["name"] for step in report["steps"]][:3] == ["connect", "greeting", "ehlo"]
+    names = [step["name"] for step in report["steps"]]
+    assert names[:4] == ["resolve", "connect", "greeting", "ehlo"]
 
 
 def test_unreachable_service_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,6 +96,7 @@ def test_reflection_example(target: str, smtp_server: SmtpServer) -> None:
         "fieldPath": "host",
         "message": validated["issues"][0]["message"],
         "severity": "SEVERITY_ERROR",
+        "code": "INVALID_VALUE",
     }
     assert sent["smtpCode"] == 250 and sent["acceptedRecipients"] == ["curl@example.com"]
     (message,) = smtp_server.received

@@ -13,6 +13,7 @@ from smtp_connector.server.transport import TlsMode
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.issues import errors
 
 LATER_LOGTO_CONFIG = {
     "host": "smtp.example.com",
@@ -134,7 +135,7 @@ def test_template_syntax_error_names_template_and_line() -> None:
 def test_validate_config_valid_is_normalized_and_redacted(validator: SmtpConnectorClient) -> None:
     response = validator.validate_config(json.dumps(LATER_LOGTO_CONFIG))
     assert response.valid
-    assert list(response.issues) == []
+    assert errors(response.issues) == []
     normalized = json.loads(response.normalized_config_json)
     assert normalized["auth"]["pass"] == REDACTED
     assert normalized["auth"]["type"] == "login"
@@ -157,7 +158,7 @@ def test_validate_config_invalid_is_a_successful_rpc(validator: SmtpConnectorCli
     response = validator.validate_config(json.dumps(config))
     assert not response.valid
     assert response.normalized_config_json == ""
-    found = {(issue.field_path, issue.severity) for issue in response.issues}
+    found = {(issue.field_path, issue.severity) for issue in errors(response.issues)}
     assert found == {
         ("fromEmail", pb.SEVERITY_ERROR),
         ("templates[1].usageType", pb.SEVERITY_ERROR),

@@ -17,7 +17,8 @@ from smtp_connector.server.app import load_server_config
 from smtp_connector.server.errors import InvalidConfig
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
+from tests.support.issues import errors
 from tests.support.smtp import SmtpServer
 
 SELECTOR = "mail2026"
@@ -116,7 +117,7 @@ def test_a_multipart_message_with_a_templated_sender_signed_from_an_env_var_veri
 def test_an_inline_config_may_not_ask_for_a_key(
     smtp_server: SmtpServer, start_service: ServerFactory, tmp_path: Path
 ) -> None:
-    client = start_service()
+    client = start_service(**inline_on_loopback(smtp_server.port))
     config = dkim_config(smtp_server.port, privateKeyFile="/etc/ssl/private/any.pem")
 
     with pytest.raises(InvalidRequestError) as caught:
@@ -142,7 +143,7 @@ def test_validate_config_checks_the_dkim_block_without_reading_the_key(
     assert client.validate_config(json.dumps(good)).valid
     for config in (both, no_from):
         response = client.validate_config(json.dumps(config))
-        assert [i.field_path for i in response.issues] == ["dkim"]
+        assert [i.field_path for i in errors(response.issues)] == ["dkim"]
 
 
 @pytest.mark.parametrize(

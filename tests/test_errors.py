@@ -27,7 +27,7 @@ from smtp_connector.server.errors import DeadlineExceeded
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt, SmtpTransport
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.raw import RawServer, closed_port, hangs_up_after_ehlo, never_greets
 from tests.support.smtp import SmtpServer
 
@@ -94,7 +94,7 @@ def test_missing_top_level_variable_is_named(service: SmtpConnectorClient) -> No
 
 
 def test_invalid_inline_config_names_fields(start_service: ServerFactory) -> None:
-    client = start_service(None)
+    client = start_service(None, **inline_on_loopback())
     config = make_config(closed_port(), port=70000)
     config["templates"][1]["contentType"] = "text/markdown"
     with pytest.raises(InvalidRequestError) as caught:
@@ -105,7 +105,7 @@ def test_invalid_inline_config_names_fields(start_service: ServerFactory) -> Non
 
 
 def test_inline_config_that_is_not_json(start_service: ServerFactory) -> None:
-    client = start_service(None)
+    client = start_service(None, **inline_on_loopback())
     with pytest.raises(InvalidRequestError) as caught:
         client.send_message("user@example.org", "Generic", PAYLOAD, config_json="{host: 1")
     check(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CONFIG")

@@ -12,6 +12,7 @@ from smtp_connector.server.templates import TemplateSet, locale_chain
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.issues import errors
 from tests.support.smtp import SmtpServer
 
 
@@ -174,4 +175,7 @@ def test_a_malformed_locale_is_a_config_error(start_service: ServerFactory) -> N
     response = start_service().validate_config(json.dumps(config))
 
     assert not response.valid
-    assert sorted(i.field_path for i in response.issues) == ["defaultLocale", "templates[0].locale"]
+    assert sorted(i.field_path for i in errors(response.issues)) == [
+        "defaultLocale",
+        "templates[0].locale",
+    ]

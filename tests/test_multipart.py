@@ -14,6 +14,7 @@ from smtp_connector.server.message import MessageHeaders, build_message
 from smtp_connector.server.templates import RenderedTemplate
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.issues import errors
 from tests.support.smtp import SmtpServer, parse_message
 
 PAYLOAD = {"code": "123456", "application": {"name": "Acme & <Co>"}}
@@ -116,7 +117,7 @@ def test_inconsistent_multipart_templates_are_config_errors(
     response = start_service().validate_config(json.dumps(config))
 
     assert not response.valid
-    [issue] = response.issues
+    [issue] = errors(response.issues)
     assert issue.field_path.startswith("templates[0]")
     assert problem in issue.message
 

@@ -26,7 +26,8 @@ def test_node_calls_all_three_rpcs(smtp_server: SmtpServer, tmp_path: Path) -> N
     assert any(issue["severity"] == "SEVERITY_ERROR" for issue in validate["response"]["issues"])
 
     assert connection["response"]["ok"] is True
-    assert [step["name"] for step in connection["response"]["steps"]][:2] == ["connect", "greeting"]
+    names = [step["name"] for step in connection["response"]["steps"]]
+    assert names[:3] == ["resolve", "connect", "greeting"]
 
     assert sent["response"]["smtp_code"] == 250
     assert sent["response"]["accepted_recipients"] == ["node@example.com"]

@@ -3,13 +3,16 @@ over them, SIGTERM drains them together and nothing is left running."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,16 +69,18 @@ def channels(target: str, count: int) -> list[grpc.Channel]:
     return opened
 
 
-@pytest.fixture
-def supervisor(
-    smtp_server: SmtpServer, tmp_path: Path
+@contextlib.contextmanager
+def running(
+    smtp_server: SmtpServer, tmp_path: Path, *extra: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`smtp-connector serve --processes 2`, once every process listens; killed at the end."""
     config = tmp_path / "config.json"
     config.write_text(json.dumps(make_config(smtp_server.port)), encoding="utf-8")
     target = f"127.0.0.1:{free_port()}"
-    command = [*CLI, "serve", "--config", str(config), "--address", target]
+    command = [*CLI, "serve", "--config", str(config), "--address", target, *extra]
+    command += ["--processes", str(PROCESSES), "--grace-period", "10"]
     process = subprocess.Popen(
-        [*command, "--processes", str(PROCESSES), "--grace-period", "10"],
+        [*command, "--max-concurrent-rpcs", "64"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -90,6 +95,14 @@ def supervisor(
         if process.poll() is None:
             process.kill()
         process.communicate()  # reaps it and closes its pipe
+
+
+@pytest.fixture
+def supervisor(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    with running(smtp_server, tmp_path) as started:
+        yield started
 
 
 def _listening(target: str) -> bool:
@@ -147,7 +160,7 @@ def test_sigterm_drains_every_process_together(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
+    time.sleep(1.0)  # every call reached a server process; the sends take ~4 s in all
     process.send_signal(signal.SIGTERM)
     for thread in threads:
         thread.join(30)
@@ -171,3 +184,29 @@ def test_a_bad_config_fails_once_before_any_process_starts(tmp_path: Path) -> No
     )
     assert done.returncode != 0
     assert "error:" in done.stderr
+
+
+def two_free_ports() -> int:
+    """A port P such that P and P + 1 are both free on 127.0.0.1 right now."""
+    for _ in range(50):
+        port = free_port()
+        with contextlib.suppress(OSError), socket.socket() as sock:
+            sock.bind(("127.0.0.1", port + 1))
+            return port
+    raise AssertionError("no two consecutive free ports")
+
+
+def test_each_process_serves_its_own_metrics(smtp_server: SmtpServer, tmp_path: Path) -> None:
+    port = two_free_ports()
+    with running(smtp_server, tmp_path, "--metrics-address", f"127.0.0.1:{port}"):
+        for metrics_port in (port, port + 1):
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        assert response.status == 200
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, f"no metrics on {url}"
+                    time.sleep(0.1)

@@ -104,7 +104,8 @@ def test_test_connection_tests_the_named_profile(
     report = client.test_connection(test_recipient="ops@example.com", profile="marketing")
 
     assert report.ok
-    assert report.steps[0].detail == f"connected to 127.0.0.1:{marketing_server.port}"
+    connect = next(step for step in report.steps if step.name == "connect")
+    assert connect.detail == f"connected to 127.0.0.1:{marketing_server.port}"
     assert [r.message["Subject"] for r in marketing_server.received] == ["News test"]
     assert smtp_server.received == []
 

@@ -17,6 +17,7 @@ from smtp_connector.server.config import config_from_data
 from smtp_connector.server.validation import validate_config
 
 from tests.conftest import ServerFactory
+from tests.support.issues import errors
 from tests.support.smtp import SmtpServer
 
 SEED = Path(__file__).parent / "data" / "seed"
@@ -36,8 +37,8 @@ def test_every_field_but_the_placeholder_sender_is_accepted_unchanged(name: str)
 
     report = validate_config(text)
 
-    assert [issue.field_path for issue in report.issues] == ["fromEmail"]
-    assert "is not a valid email address" in report.issues[0].message
+    assert [issue.field_path for issue in errors(report.issues)] == ["fromEmail"]
+    assert "is not a valid email address" in errors(report.issues)[0].message
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,7 +8,7 @@ from email.header import decode_header, make_header
 
 from smtp_connector.client import SmtpConnectorClient
 
-from tests.conftest import CHINESE_SUBJECT, ServerFactory, make_config
+from tests.conftest import CHINESE_SUBJECT, ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 
@@ -135,7 +135,8 @@ def test_idn_recipient_is_sent_as_punycode(
 def test_inline_config_overrides_server_config(
     smtp_server: SmtpServer, start_service: ServerFactory
 ) -> None:
-    client = start_service(None)  # the server itself has no config
+    # The server itself has no config.
+    client = start_service(None, **inline_on_loopback(smtp_server.port))
     inline = make_config(smtp_server.port)
     inline["templates"][2]["subject"] = "Inline subject"
     client.send_message(

@@ -10,6 +10,7 @@ import pytest
 from smtp_connector.client.errors import InvalidRequestError
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.issues import errors
 from tests.support.smtp import SmtpServer
 
 
@@ -130,4 +131,4 @@ def test_a_bad_mailbox_is_a_config_error(
     response = start_service().validate_config(json.dumps(config_for(25, **fields)))
 
     assert not response.valid
-    assert [i.field_path for i in response.issues] == [field_path]
+    assert [i.field_path for i in errors(response.issues)] == [field_path]

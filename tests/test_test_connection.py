@@ -7,7 +7,7 @@ import json
 import pytest
 from smtp_connector.client import InvalidRequestError, SmtpConnectorClient
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
 
@@ -16,6 +16,7 @@ def test_steps_without_recipient(smtp_server: SmtpServer, service: SmtpConnector
     response = service.test_connection()
     assert response.ok
     assert [s.name for s in response.steps] == [
+        "resolve",
         "connect",
         "greeting",
         "ehlo",
@@ -24,10 +25,10 @@ def test_steps_without_recipient(smtp_server: SmtpServer, service: SmtpConnector
         "quit",
     ]
     assert all(s.ok for s in response.steps)
-    greeting = response.steps[1]
+    greeting = response.steps[2]
     assert greeting.smtp_code == 220
-    assert response.steps[2].smtp_code == 250
-    assert "SMTPUTF8" in response.steps[2].detail
+    assert response.steps[3].smtp_code == 250
+    assert "SMTPUTF8" in response.steps[3].detail
     assert smtp_server.received == []
 
 
@@ -61,11 +62,13 @@ def test_with_recipient_prefers_the_test_template(
 
 
 def test_failure_is_a_report_with_the_failing_step(start_service: ServerFactory) -> None:
-    client = start_service(None)
-    config = json.dumps(make_config(closed_port()))
+    port = closed_port()
+    client = start_service(None, **inline_on_loopback(port))
+    config = json.dumps(make_config(port))
     response = client.test_connection(config)
     assert not response.ok
-    [step] = response.steps
+    [resolve, step] = response.steps
+    assert resolve.ok
     assert (step.name, step.ok) == ("connect", False)
     assert "connection refused" in step.detail
     assert step.elapsed.ToNanoseconds() > 0

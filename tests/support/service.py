@@ -9,11 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from grpc_reflection.v1alpha import reflection
 from smtp_connector.server.app import create_server
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
-from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 
 @contextmanager
@@ -25,10 +23,8 @@ def running_service(
     path = folder / "service-config.json"
     path.write_text(json.dumps(config), encoding="utf-8")
     mailer = Mailer()
-    server, port = create_server(Settings(address="127.0.0.1:0", config=path), mailer=mailer)
-    if with_reflection:
-        names = (pb.DESCRIPTOR.services_by_name["SmtpConnectorService"].full_name,)
-        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+    settings = Settings(address="127.0.0.1:0", config=path, reflection=with_reflection)
+    server, port = create_server(settings, mailer=mailer)
     server.start()
     try:
         yield f"127.0.0.1:{port}"

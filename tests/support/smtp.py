@@ -189,6 +189,7 @@ class SmtpServer:
         auth_mechanisms: tuple[str, ...] | None = None,
         idle_timeout: float | None = None,
         smtputf8: bool = True,
+        require_starttls: bool = False,
     ) -> None:
         self.handler = AuthHandler(users=dict(users or {}))
         self.port = free_port()
@@ -210,7 +211,7 @@ class SmtpServer:
             kwargs["auth_exclude_mechanism"] = sorted(offered - set(auth_mechanisms))
         if tls_context is not None and not implicit_tls:
             kwargs["tls_context"] = tls_context
-            kwargs["require_starttls"] = False
+            kwargs["require_starttls"] = require_starttls
         owner = self
         self._protocols: list[aiosmtpd_smtp.SMTP] = []
 

@@ -24,39 +24,48 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&smtp_connector/v1/smtp_connector.proto\x12\x11smtp_connector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x9d\x01\n\x12SendMessageRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\x12\n\nusage_type\x18\x02 \x01(\t\x12(\n\x07payload\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\n \x01(\t\"m\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x12\n\nsmtp_reply\x18\x03 \x01(\t\x12\x1b\n\x13\x61\x63\x63\x65pted_recipients\x18\x04 \x03(\t\"`\n\x15ValidateConfigRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x32\n\x07resolve\x18\n \x01(\x0b\x32!.smtp_connector.v1.TemplateLookup\"4\n\x0eTemplateLookup\x12\x12\n\nusage_type\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"e\n\x12TemplateResolution\x12\x38\n\ncandidates\x18\x01 \x03(\x0b\x32$.smtp_connector.v1.TemplateCandidate\x12\x15\n\rtemplate_path\x18\x02 \x01(\t\"N\n\x11TemplateCandidate\x12\x12\n\nusage_type\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\x12\x15\n\rtemplate_path\x18\x03 \x01(\t\"\xb2\x01\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12.\n\x06issues\x18\x02 \x03(\x0b\x32\x1e.smtp_connector.v1.ConfigIssue\x12\x1e\n\x16normalized_config_json\x18\x03 \x01(\t\x12\x39\n\nresolution\x18\n \x01(\x0b\x32%.smtp_connector.v1.TemplateResolution\"a\n\x0b\x43onfigIssue\x12\x12\n\nfield_path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12-\n\x08severity\x18\x03 \x01(\x0e\x32\x1b.smtp_connector.v1.Severity\"U\n\x15TestConnectionRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x16\n\x0etest_recipient\x18\x02 \x01(\t\x12\x0f\n\x07profile\x18\n \x01(\t\"P\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12*\n\x05steps\x18\x02 \x03(\x0b\x32\x1b.smtp_connector.v1.TestStep\"s\n\x08TestStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12*\n\x07\x65lapsed\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tsmtp_code\x18\x05 \x01(\x05*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\xc2\x02\n\x14SmtpConnectorService\x12\\\n\x0bSendMessage\x12%.smtp_connector.v1.SendMessageRequest\x1a&.smtp_connector.v1.SendMessageResponse\x12\x65\n\x0eValidateConfig\x12(.smtp_connector.v1.ValidateConfigRequest\x1a).smtp_connector.v1.ValidateConfigResponse\x12\x65\n\x0eTestConnection\x12(.smtp_connector.v1.TestConnectionRequest\x1a).smtp_connector.v1.TestConnectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&smtp_connector/v1/smtp_connector.proto\x12\x11smtp_connector.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n\x12SendMessageRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\x12\n\nusage_type\x18\x02 \x01(\t\x12(\n\x07payload\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0f\n\x07profile\x18\n \x01(\t\"m\n\x13SendMessageResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tsmtp_code\x18\x02 \x01(\x05\x12\x12\n\nsmtp_reply\x18\x03 \x01(\t\x12\x1b\n\x13\x61\x63\x63\x65pted_recipients\x18\x04 \x03(\t\"`\n\x15ValidateConfigRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x32\n\x07resolve\x18\n \x01(\x0b\x32!.smtp_connector.v1.TemplateLookup\"4\n\x0eTemplateLookup\x12\x12\n\nusage_type\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"e\n\x12TemplateResolution\x12\x38\n\ncandidates\x18\x01 \x03(\x0b\x32$.smtp_connector.v1.TemplateCandidate\x12\x15\n\rtemplate_path\x18\x02 \x01(\t\"N\n\x11TemplateCandidate\x12\x12\n\nusage_type\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\x12\x15\n\rtemplate_path\x18\x03 \x01(\t\"\xb2\x01\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12.\n\x06issues\x18\x02 \x03(\x0b\x32\x1e.smtp_connector.v1.ConfigIssue\x12\x1e\n\x16normalized_config_json\x18\x03 \x01(\t\x12\x39\n\nresolution\x18\n \x01(\x0b\x32%.smtp_connector.v1.TemplateResolution\"\x8d\x01\n\x0b\x43onfigIssue\x12\x12\n\nfield_path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12-\n\x08severity\x18\x03 \x01(\x0e\x32\x1b.smtp_connector.v1.Severity\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x06 \x01(\x05\"d\n\x15TestConnectionRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x16\n\x0etest_recipient\x18\x02 \x01(\t\x12\r\n\x05probe\x18\x03 \x01(\x08\x12\x0f\n\x07profile\x18\n \x01(\t\"\xa8\x01\n\x16TestConnectionResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12*\n\x05steps\x18\x02 \x03(\x0b\x32\x1b.smtp_connector.v1.TestStep\x12\x37\n\x0eprobe_attempts\x18\x03 \x03(\x0b\x32\x1f.smtp_connector.v1.ProbeAttempt\x12\x1d\n\x15suggested_config_json\x18\x04 \x01(\t\"\xa0\x02\n\x08TestStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12*\n\x07\x65lapsed\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tsmtp_code\x18\x05 \x01(\x05\x12\x0c\n\x04hint\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x11\n\taddresses\x18\x08 \x03(\t\x12\x39\n\x0c\x63\x61pabilities\x18\t \x01(\x0b\x32#.smtp_connector.v1.SmtpCapabilities\x12\'\n\x03tls\x18\n \x01(\x0b\x32\x1a.smtp_connector.v1.TlsInfo\x12\x16\n\x0e\x61uth_mechanism\x18\x0b \x01(\t\"\xbc\x01\n\x10SmtpCapabilities\x12\x12\n\nextensions\x18\x01 \x03(\t\x12\x10\n\x08starttls\x18\x02 \x01(\x08\x12\x17\n\x0fsize_advertised\x18\x03 \x01(\x08\x12\x12\n\nsize_limit\x18\x04 \x01(\x03\x12\x17\n\x0f\x61uth_mechanisms\x18\x05 \x03(\t\x12\x16\n\x0e\x65ight_bit_mime\x18\x06 \x01(\x08\x12\x10\n\x08smtputf8\x18\x07 \x01(\x08\x12\x12\n\npipelining\x18\x08 \x01(\x08\"{\n\x07TlsInfo\x12\x10\n\x08protocol\x18\x01 \x01(\t\x12\x0e\n\x06\x63ipher\x18\x02 \x01(\t\x12\x10\n\x08implicit\x18\x03 \x01(\x08\x12<\n\x10peer_certificate\x18\x04 \x01(\x0b\x32\".smtp_connector.v1.PeerCertificate\"\xda\x01\n\x0fPeerCertificate\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x19\n\x11subject_alt_names\x18\x03 \x03(\t\x12.\n\nnot_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08verified\x18\x06 \x01(\x08\x12\x1a\n\x12verification_error\x18\x07 \x01(\t\"\xa0\x01\n\x0cProbeAttempt\x12\x0c\n\x04port\x18\x01 \x01(\x05\x12\x10\n\x08tls_mode\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x13\n\x0b\x66\x61iled_step\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12*\n\x07\x65lapsed\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x63onfig_json\x18\x07 \x01(\t*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\xc2\x02\n\x14SmtpConnectorService\x12\\\n\x0bSendMessage\x12%.smtp_connector.v1.SendMessageRequest\x1a&.smtp_connector.v1.SendMessageResponse\x12\x65\n\x0eValidateConfig\x12(.smtp_connector.v1.ValidateConfigRequest\x1a).smtp_connector.v1.ValidateConfigResponse\x12\x65\n\x0eTestConnection\x12(.smtp_connector.v1.TestConnectionRequest\x1a).smtp_connector.v1.TestConnectionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'smtp_connector.v1.smtp_connector_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=1295
-  _globals['_SEVERITY']._serialized_end=1373
-  _globals['_SENDMESSAGEREQUEST']._serialized_start=124
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=281
-  _globals['_SENDMESSAGERESPONSE']._serialized_start=283
-  _globals['_SENDMESSAGERESPONSE']._serialized_end=392
-  _globals['_VALIDATECONFIGREQUEST']._serialized_start=394
-  _globals['_VALIDATECONFIGREQUEST']._serialized_end=490
-  _globals['_TEMPLATELOOKUP']._serialized_start=492
-  _globals['_TEMPLATELOOKUP']._serialized_end=544
-  _globals['_TEMPLATERESOLUTION']._serialized_start=546
-  _globals['_TEMPLATERESOLUTION']._serialized_end=647
-  _globals['_TEMPLATECANDIDATE']._serialized_start=649
-  _globals['_TEMPLATECANDIDATE']._serialized_end=727
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=730
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=908
-  _globals['_CONFIGISSUE']._serialized_start=910
-  _globals['_CONFIGISSUE']._serialized_end=1007
-  _globals['_TESTCONNECTIONREQUEST']._serialized_start=1009
-  _globals['_TESTCONNECTIONREQUEST']._serialized_end=1094
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=1096
-  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=1176
-  _globals['_TESTSTEP']._serialized_start=1178
-  _globals['_TESTSTEP']._serialized_end=1293
-  _globals['_SMTPCONNECTORSERVICE']._serialized_start=1376
-  _globals['_SMTPCONNECTORSERVICE']._serialized_end=1698
+  _globals['_SEVERITY']._serialized_start=2351
+  _globals['_SEVERITY']._serialized_end=2429
+  _globals['_SENDMESSAGEREQUEST']._serialized_start=157
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=314
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=316
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=425
+  _globals['_VALIDATECONFIGREQUEST']._serialized_start=427
+  _globals['_VALIDATECONFIGREQUEST']._serialized_end=523
+  _globals['_TEMPLATELOOKUP']._serialized_start=525
+  _globals['_TEMPLATELOOKUP']._serialized_end=577
+  _globals['_TEMPLATERESOLUTION']._serialized_start=579
+  _globals['_TEMPLATERESOLUTION']._serialized_end=680
+  _globals['_TEMPLATECANDIDATE']._serialized_start=682
+  _globals['_TEMPLATECANDIDATE']._serialized_end=760
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=763
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=941
+  _globals['_CONFIGISSUE']._serialized_start=944
+  _globals['_CONFIGISSUE']._serialized_end=1085
+  _globals['_TESTCONNECTIONREQUEST']._serialized_start=1087
+  _globals['_TESTCONNECTIONREQUEST']._serialized_end=1187
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_start=1190
+  _globals['_TESTCONNECTIONRESPONSE']._serialized_end=1358
+  _globals['_TESTSTEP']._serialized_start=1361
+  _globals['_TESTSTEP']._serialized_end=1649
+  _globals['_SMTPCAPABILITIES']._serialized_start=1652
+  _globals['_SMTPCAPABILITIES']._serialized_end=1840
+  _globals['_TLSINFO']._serialized_start=1842
+  _globals['_TLSINFO']._serialized_end=1965
+  _globals['_PEERCERTIFICATE']._serialized_start=1968
+  _globals['_PEERCERTIFICATE']._serialized_end=2186
+  _globals['_PROBEATTEMPT']._serialized_start=2189
+  _globals['_PROBEATTEMPT']._serialized_end=2349
+  _globals['_SMTPCONNECTORSERVICE']._serialized_start=2432
+  _globals['_SMTPCONNECTORSERVICE']._serialized_end=2754
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -95,43 +96,135 @@ class ValidateConfigResponse(_message.Message):
     def __init__(self, valid: _Optional[bool] = ..., issues: _Optional[_Iterable[_Union[ConfigIssue, _Mapping]]] = ..., normalized_config_json: _Optional[str] = ..., resolution: _Optional[_Union[TemplateResolution, _Mapping]] = ...) -> None: ...
 
 class ConfigIssue(_message.Message):
-    __slots__ = ("field_path", "message", "severity")
+    __slots__ = ("field_path", "message", "severity", "code", "line", "column")
     FIELD_PATH_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
     field_path: str
     message: str
     severity: Severity
-    def __init__(self, field_path: _Optional[str] = ..., message: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
+    code: str
+    line: int
+    column: int
+    def __init__(self, field_path: _Optional[str] = ..., message: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., code: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ...) -> None: ...
 
 class TestConnectionRequest(_message.Message):
-    __slots__ = ("config_json", "test_recipient", "profile")
+    __slots__ = ("config_json", "test_recipient", "probe", "profile")
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     TEST_RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     config_json: str
     test_recipient: str
+    probe: bool
     profile: str
-    def __init__(self, config_json: _Optional[str] = ..., test_recipient: _Optional[str] = ..., profile: _Optional[str] = ...) -> None: ...
+    def __init__(self, config_json: _Optional[str] = ..., test_recipient: _Optional[str] = ..., probe: _Optional[bool] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class TestConnectionResponse(_message.Message):
-    __slots__ = ("ok", "steps")
+    __slots__ = ("ok", "steps", "probe_attempts", "suggested_config_json")
     OK_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    PROBE_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTED_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     steps: _containers.RepeatedCompositeFieldContainer[TestStep]
-    def __init__(self, ok: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[TestStep, _Mapping]]] = ...) -> None: ...
+    probe_attempts: _containers.RepeatedCompositeFieldContainer[ProbeAttempt]
+    suggested_config_json: str
+    def __init__(self, ok: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[TestStep, _Mapping]]] = ..., probe_attempts: _Optional[_Iterable[_Union[ProbeAttempt, _Mapping]]] = ..., suggested_config_json: _Optional[str] = ...) -> None: ...
 
 class TestStep(_message.Message):
-    __slots__ = ("name", "ok", "detail", "elapsed", "smtp_code")
+    __slots__ = ("name", "ok", "detail", "elapsed", "smtp_code", "hint", "reason", "addresses", "capabilities", "tls", "auth_mechanism")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_FIELD_NUMBER: _ClassVar[int]
     SMTP_CODE_FIELD_NUMBER: _ClassVar[int]
+    HINT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
+    AUTH_MECHANISM_FIELD_NUMBER: _ClassVar[int]
     name: str
     ok: bool
     detail: str
     elapsed: _duration_pb2.Duration
     smtp_code: int
-    def __init__(self, name: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., elapsed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., smtp_code: _Optional[int] = ...) -> None: ...
+    hint: str
+    reason: str
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    capabilities: SmtpCapabilities
+    tls: TlsInfo
+    auth_mechanism: str
+    def __init__(self, name: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., elapsed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., smtp_code: _Optional[int] = ..., hint: _Optional[str] = ..., reason: _Optional[str] = ..., addresses: _Optional[_Iterable[str]] = ..., capabilities: _Optional[_Union[SmtpCapabilities, _Mapping]] = ..., tls: _Optional[_Union[TlsInfo, _Mapping]] = ..., auth_mechanism: _Optional[str] = ...) -> None: ...
+
+class SmtpCapabilities(_message.Message):
+    __slots__ = ("extensions", "starttls", "size_advertised", "size_limit", "auth_mechanisms", "eight_bit_mime", "smtputf8", "pipelining")
+    EXTENSIONS_FIELD_NUMBER: _ClassVar[int]
+    STARTTLS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_ADVERTISED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AUTH_MECHANISMS_FIELD_NUMBER: _ClassVar[int]
+    EIGHT_BIT_MIME_FIELD_NUMBER: _ClassVar[int]
+    SMTPUTF8_FIELD_NUMBER: _ClassVar[int]
+    PIPELINING_FIELD_NUMBER: _ClassVar[int]
+    extensions: _containers.RepeatedScalarFieldContainer[str]
+    starttls: bool
+    size_advertised: bool
+    size_limit: int
+    auth_mechanisms: _containers.RepeatedScalarFieldContainer[str]
+    eight_bit_mime: bool
+    smtputf8: bool
+    pipelining: bool
+    def __init__(self, extensions: _Optional[_Iterable[str]] = ..., starttls: _Optional[bool] = ..., size_advertised: _Optional[bool] = ..., size_limit: _Optional[int] = ..., auth_mechanisms: _Optional[_Iterable[str]] = ..., eight_bit_mime: _Optional[bool] = ..., smtputf8: _Optional[bool] = ..., pipelining: _Optional[bool] = ...) -> None: ...
+
+class TlsInfo(_message.Message):
+    __slots__ = ("protocol", "cipher", "implicit", "peer_certificate")
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    CIPHER_FIELD_NUMBER: _ClassVar[int]
+    IMPLICIT_FIELD_NUMBER: _ClassVar[int]
+    PEER_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    protocol: str
+    cipher: str
+    implicit: bool
+    peer_certificate: PeerCertificate
+    def __init__(self, protocol: _Optional[str] = ..., cipher: _Optional[str] = ..., implicit: _Optional[bool] = ..., peer_certificate: _Optional[_Union[PeerCertificate, _Mapping]] = ...) -> None: ...
+
+class PeerCertificate(_message.Message):
+    __slots__ = ("subject", "issuer", "subject_alt_names", "not_before", "not_after", "verified", "verification_error")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ALT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_ERROR_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    issuer: str
+    subject_alt_names: _containers.RepeatedScalarFieldContainer[str]
+    not_before: _timestamp_pb2.Timestamp
+    not_after: _timestamp_pb2.Timestamp
+    verified: bool
+    verification_error: str
+    def __init__(self, subject: _Optional[str] = ..., issuer: _Optional[str] = ..., subject_alt_names: _Optional[_Iterable[str]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., verified: _Optional[bool] = ..., verification_error: _Optional[str] = ...) -> None: ...
+
+class ProbeAttempt(_message.Message):
+    __slots__ = ("port", "tls_mode", "ok", "failed_step", "detail", "elapsed", "config_json")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    TLS_MODE_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    FAILED_STEP_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    tls_mode: str
+    ok: bool
+    failed_step: str
+    detail: str
+    elapsed: _duration_pb2.Duration
+    config_json: str
+    def __init__(self, port: _Optional[int] = ..., tls_mode: _Optional[str] = ..., ok: _Optional[bool] = ..., failed_step: _Optional[str] = ..., detail: _Optional[str] = ..., elapsed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., config_json: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,159 @@
+"""Prometheus metrics: RPCs, SMTP sends and replies, pool connections, template errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from .errors import SmtpConnectorError, SmtpError
+from .settings import split_address
+from .transport import SmtpTransport
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from .deadline import Deadline
+    from .mailer import TransportFactory
+    from .transport import ConnectionSettings, Envelope, SendReceipt, Transport
+
+# SMTP sends take from milliseconds (a local relay) to tens of seconds (a slow provider).
+_SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
+TEMPLATE_REASONS = frozenset({"TEMPLATE_RENDER_FAILED", "TEMPLATE_VARIABLE_MISSING"})
+
+
+class PoolGauges:
+    """SMTP connections open and in use, read when Prometheus scrapes: from each pooled
+    transport's ``usage()``, plus one connection per send in flight on a transport without a
+    pool."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._pools: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._unpooled = 0  # sends in flight on one-connection-per-message transports
+        self._lock = threading.Lock()
+        Gauge(
+            "smtp_connector_pool_connections_open",
+            "SMTP connections open now",
+            registry=registry,
+        ).set_function(lambda: self._usage()[0])
+        Gauge(
+            "smtp_connector_pool_connections_in_use",
+            "SMTP connections carrying a message now",
+            registry=registry,
+        ).set_function(lambda: self._usage()[1])
+
+    def watch(self, transport: object) -> None:
+        """Count a transport's connections if it reports them (``usage()``)."""
+        if callable(getattr(transport, "usage", None)):
+            self._pools.add(transport)
+
+    def unpooled_send(self, delta: int) -> None:
+        """A send without a pool started (+1) or ended (-1): one connection, open and busy."""
+        with self._lock:
+            self._unpooled += delta
+
+    def _usage(self) -> tuple[int, int]:
+        open_, busy = self._unpooled, self._unpooled
+        for pool in list(self._pools):
+            pool_open, pool_busy = pool.usage()
+            open_, busy = open_ + pool_open, busy + pool_busy
+        return open_, busy
+
+
+class Metrics:
+    """Every metric of one server, in a registry of its own (so tests can run many servers)."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.rpcs = Counter(
+            "smtp_connector_rpcs",
+            "RPCs handled, by method and gRPC status code",
+            ["method", "code"],
+            registry=registry,
+        )
+        self.smtp_send_seconds = Histogram(
+            "smtp_connector_smtp_send_seconds",
+            "time to hand one message to the SMTP server, by outcome (sent or failed)",
+            ["outcome"],
+            buckets=_SEND_BUCKETS,
+            registry=registry,
+        )
+        self.smtp_replies = Counter(
+            "smtp_connector_smtp_replies",
+            "final SMTP reply codes of sends ('none' when the server never answered)",
+            ["code"],
+            registry=registry,
+        )
+        self.template_errors = Counter(
+            "smtp_connector_template_render_errors",
+            "template render errors, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.config_reloads = Counter(
+            "smtp_connector_config_reloads",
+            "config reloads (SIGHUP), by result (applied or rejected)",
+            ["result"],
+            registry=registry,
+        )
+        self.pool = PoolGauges(registry)
+
+    def observe_rpc(self, method: str, code: str, reason: str) -> None:
+        """Count one finished RPC; a template failure is also counted on its own."""
+        self.rpcs.labels(method=method, code=code).inc()
+        if reason in TEMPLATE_REASONS:
+            self.template_errors.labels(reason=reason).inc()
+
+    def instrument(self, factory: TransportFactory) -> TransportFactory:
+        """The same transport factory, with every send timed and its reply code counted."""
+
+        def metered(settings: ConnectionSettings) -> Transport:
+            inner = factory(settings)
+            self.pool.watch(inner)
+            return MeteredTransport(inner, self)
+
+        return metered
+
+    def serve(self, address: str) -> WSGIServer:
+        """Start the /metrics HTTP endpoint in a thread; ``shutdown()`` stops it."""
+        host, port = split_address(address)
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server
+
+
+class MeteredTransport:
+    """A transport that reports each send to the metrics and delegates the work."""
+
+    def __init__(self, inner: Transport, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+        # Without a pool, each send is exactly one connection, opened and used for its length.
+        self._one_per_send = isinstance(inner, SmtpTransport)
+
+    def send(self, envelope: Envelope, data: bytes, deadline: Deadline) -> SendReceipt:
+        """Send through the wrapped transport, timing it."""
+        pool, start = self._metrics.pool, time.perf_counter()
+        if self._one_per_send:
+            pool.unpooled_send(+1)
+        try:
+            receipt = self._inner.send(envelope, data, deadline)
+        except SmtpConnectorError as exc:
+            code = exc.smtp_code if isinstance(exc, SmtpError) else 0
+            self._record(start, "failed", code)
+            raise
+        finally:
+            if self._one_per_send:
+                pool.unpooled_send(-1)
+        self._record(start, "sent", receipt.code)
+        return receipt
+
+    def _record(self, start: float, outcome: str, code: int) -> None:
+        elapsed = time.perf_counter() - start
+        self._metrics.smtp_send_seconds.labels(outcome=outcome).observe(elapsed)
+        self._metrics.smtp_replies.labels(code=str(code) if code else "none").inc()
+
+    def close(self) -> None:
+        self._inner.close()
