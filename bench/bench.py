@@ -70,7 +70,6 @@ class Plan:
 
     seconds: float
     concurrencies: tuple[int, ...] = (1, 32, 128)
-    worker_sweep: tuple[int, ...] = ()
     processes: tuple[int, ...] = (1,)
     smtp_source: int = 0
     warmup: int = 300
@@ -598,7 +597,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     return Plan(
         seconds=6.0,
-        worker_sweep=(1, 2, 4, 8, 16),
         repeats=3,
         processes=tuple(args.processes),
         smtp_source=200000,
@@ -655,13 +653,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.say("service:")
             for processes in plan.processes:
                 bench.service_rows(None, processes)
-            if plan.worker_sweep:
-                bench.say("thread count (workers), 32 in flight:")
-                saved = bench.plan.concurrencies
-                bench.plan.concurrencies = (32,)
-                for workers in plan.worker_sweep:
-                    bench.service_rows(workers, 1)
-                bench.plan.concurrencies = saved
             if args.profile:
                 bench.say("profile:")
                 bench.profile()
