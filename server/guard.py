@@ -83,6 +83,10 @@ class InlineGuard:
         )
         return dataclasses.replace(loaded, connection=pinned)
 
+    def allowed_ports(self, ports: Sequence[int]) -> tuple[int, ...]:
+        """Those of ``ports`` inline configs may use, in order."""
+        return tuple(port for port in ports if port in self._ports)
+
     def check_destination(self, host: str, port: int) -> str:
         """The address to connect to for ``host:port``, once every check passed."""
         name = host.lower().rstrip(".")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -35,6 +35,8 @@ class InlineConfigGuard(Protocol):
     """Decides whether (and how) an inline ``config_json`` may be used (see guard.py)."""
 
     def admit(self, config_json: str, load: Callable[[str], LoadedConfig]) -> LoadedConfig: ...
+
+    def allowed_ports(self, ports: Sequence[int]) -> tuple[int, ...]: ...
 
 
 def _reporting_errors(handler: _Handler[_Request, _Response]) -> _Handler[_Request, _Response]:
@@ -155,10 +157,11 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         report = run_connection_test(loaded, deadline, request.test_recipient)
         probe = None
         if request.probe:
+            ports = self._probe_ports
+            if request.config_json and self._inline_guard is not None:
+                # An inline config's probe stays within the ports inline configs may reach.
+                ports = self._inline_guard.allowed_ports(ports)
             probe = run_probe(
-                loaded.connection,
-                deadline,
-                ports=self._probe_ports,
-                time_limit=self._probe_time_limit,
+                loaded.connection, deadline, ports=ports, time_limit=self._probe_time_limit
             )
         return test_connection_response(report, probe)

@@ -53,12 +53,12 @@ def make_config(smtp_port: int, **overrides: Any) -> dict[str, Any]:
 
 
 def inline_on_loopback(*ports: int) -> dict[str, Any]:
-    """Settings that let inline configs reach test SMTP servers on loopback at ``ports``
-    (the inline-config guard refuses them by default)."""
+    """Settings that let inline configs reach test SMTP servers on loopback at ``ports``, or
+    at any port when none is named (the inline-config guard refuses them by default)."""
     return {
         "allow_inline_config": True,
         "inline_allowed_networks": ["127.0.0.0/8"],
-        "inline_allowed_ports": list(ports),
+        "inline_allowed_ports": list(ports or range(1, 65536)),
     }
 
 

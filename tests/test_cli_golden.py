@@ -19,7 +19,7 @@ import trustme
 from smtp_connector.client import cli
 from smtp_connector.server import diagnosis
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.listeners import server_context
 from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
@@ -44,7 +44,9 @@ def target(start_service: ServerFactory) -> Callable[..., str]:
     """Starts smtp-connector with the given probe ports; returns its host:port."""
 
     def start(*probe_ports: int) -> str:
-        return start_service(None, probe_ports=probe_ports, probe_time_limit=3).target
+        return start_service(
+            None, **inline_on_loopback(), probe_ports=probe_ports, probe_time_limit=3
+        ).target
 
     return start
 

@@ -13,7 +13,7 @@ import trustme
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
+from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.listeners import (
     FullBacklogListener,
     self_signed_context,
@@ -32,7 +32,7 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def client(start_service: ServerFactory) -> SmtpConnectorClient:
-    return start_service()
+    return start_service(**inline_on_loopback())
 
 
 def run(
@@ -79,8 +79,10 @@ def test_the_resolve_step_lists_the_addresses(client: SmtpConnectorClient) -> No
     assert "127.0.0.1" in resolve.addresses
 
 
-def test_an_unknown_host_fails_at_resolve(client: SmtpConnectorClient) -> None:
-    step = failed(run(client, closed_port(), host="no-such-host.invalid"))
+def test_an_unknown_host_fails_at_resolve(start_service: ServerFactory) -> None:
+    # The server's own config: the inline-config guard would refuse the name before a test.
+    client = start_service(make_config(closed_port(), host="no-such-host.invalid", **FAST))
+    step = failed(client.test_connection())
     assert step.name == "resolve"
     assert "does not resolve" in step.hint
 
@@ -273,7 +275,7 @@ def test_probe_finds_the_working_combination_within_its_time_limit(
         RawServer(never_greets) as silent,
     ):
         ports = (tls_server.port, silent.port, closed_port())
-        client = start_service(probe_ports=ports, probe_time_limit=2.0)
+        client = start_service(**inline_on_loopback(), probe_ports=ports, probe_time_limit=2.0)
         config = make_config(smtp_server.port, secure=True, greetingTimeout=5000)
         started = time.monotonic()
         response = client.test_connection(json.dumps(config), probe=True)
@@ -296,7 +298,7 @@ def test_probe_finds_the_working_combination_within_its_time_limit(
 def test_probe_suggests_secure_for_a_tls_port(start_service: ServerFactory, ca: trustme.CA) -> None:
     context = server_context(ca, "127.0.0.1")
     with SmtpServer(tls_context=context, implicit_tls=True) as server:
-        client = start_service(probe_ports=(), probe_time_limit=3.0)
+        client = start_service(**inline_on_loopback(), probe_ports=(), probe_time_limit=3.0)
         config = make_config(server.port, tls={"ca": ca.cert_pem.bytes().decode()}, **FAST)
         response = client.test_connection(json.dumps(config), probe=True)
     assert response.steps[-1].name == "greeting"
@@ -324,7 +326,7 @@ def test_a_refused_message_says_policy(
 def test_probe_never_sends_credentials_in_plain_text(
     start_service: ServerFactory, smtp_server: SmtpServer
 ) -> None:
-    client = start_service(probe_ports=(), probe_time_limit=2.0)
+    client = start_service(**inline_on_loopback(), probe_ports=(), probe_time_limit=2.0)
     config = make_config(smtp_server.port, secure=True, username="user", password="pw", **FAST)
     response = client.test_connection(json.dumps(config), probe=True)
     (attempt,) = response.probe_attempts
@@ -334,7 +336,7 @@ def test_probe_never_sends_credentials_in_plain_text(
 def test_probe_suggests_a_combination_whose_only_failure_is_auth(
     start_service: ServerFactory, starttls_server: SmtpServer, ca: trustme.CA
 ) -> None:
-    client = start_service(probe_ports=(), probe_time_limit=3.0)
+    client = start_service(**inline_on_loopback(), probe_ports=(), probe_time_limit=3.0)
     config = make_config(
         starttls_server.port,
         secure=True,

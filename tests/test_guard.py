@@ -15,7 +15,7 @@ from smtp_connector.server.guard import InlineGuard, is_public
 from smtp_connector.server.mailer import Mailer, SendRequest, load_config
 
 from tests.conftest import ServerFactory, make_config
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import SmtpServer, free_port
 
 LOOPBACK = "127.0.0.0/8"
 
@@ -173,3 +173,21 @@ def test_public_addresses(address: str, public: bool) -> None:
     import ipaddress
 
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_an_inline_probe_stays_within_the_allowed_ports(
+    smtp_server: SmtpServer, start_service: ServerFactory
+) -> None:
+    other = free_port()
+    client = start_service(
+        None,
+        allow_inline_config=True,
+        inline_allowed_networks=["127.0.0.0/8"],
+        inline_allowed_ports=[smtp_server.port],
+        probe_ports=(other,),
+        probe_time_limit=2.0,
+    )
+    response = client.test_connection(inline(smtp_server.port), probe=True)
+    tried = {attempt.port for attempt in response.probe_attempts}
+    assert tried, "the probe tried nothing"
+    assert tried == {smtp_server.port}, "a probe port outside the allowlist was tried"
