@@ -19,8 +19,10 @@ SmtpConnectorError                 code, reason, message, metadata, smtp_code, d
 │                                  SMTP_TEMPORARY_FAILURE, SMTP_CONNECTION_LOST
 ├── DeliveryUnknownError           DELIVERY_STATE_UNKNOWN: the message may have been sent
 ├── DeadlineExceededError          DEADLINE_EXCEEDED, or the call's own deadline
+├── IdempotencyKeyReusedError      IDEMPOTENCY_KEY_REUSED: the key belongs to another request
 ├── ServiceUnavailableError        the smtp-connector service itself cannot be reached,
-│                                  or SERVER_DRAINING (it is shutting down)
+│                                  SERVER_DRAINING (it is shutting down), or
+│                                  IDEMPOTENCY_STORE_UNAVAILABLE
 ├── UnauthenticatedError           status UNAUTHENTICATED: no bearer token (UNAUTHENTICATED)
 ├── PermissionDeniedError          status PERMISSION_DENIED: INVALID_TOKEN,
 │                                  INLINE_CONFIG_DISABLED, SMTP_HOST_NOT_ALLOWED
@@ -42,6 +44,7 @@ __all__ = [
     "DeadlineExceededError",
     "DeliveryUnknownError",
     "FieldViolation",
+    "IdempotencyKeyReusedError",
     "InternalError",
     "InvalidRequestError",
     "PermissionDeniedError",
@@ -113,7 +116,12 @@ class SmtpConnectorError(Exception):
     @property
     def delivery(self) -> str:
         """``not_sent`` or ``unknown`` (the message may have been accepted)."""
-        return self.metadata.get("delivery", "not_sent")
+        if "delivery" in self.metadata:
+            return self.metadata["delivery"]
+        # A status made by gRPC itself, not by the service: a deadline that ran out, a call
+        # cancelled by a server shutting down, a broken channel. The server may still have
+        # been sending when the call ended.
+        return "unknown" if self.code in _MAYBE_SENT else "not_sent"
 
     def __str__(self) -> str:
         return f"{self.reason or self.code.name}: {self.message}"
@@ -171,6 +179,10 @@ class DeadlineExceededError(SmtpConnectorError):
     """The call's deadline ran out."""
 
 
+class IdempotencyKeyReusedError(SmtpConnectorError):
+    """The idempotency key was used before for a different request."""
+
+
 class ServiceUnavailableError(SmtpConnectorError):
     """The smtp-connector service could not be reached."""
 
@@ -212,6 +224,8 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "SMTP_CONNECTION_LOST": SmtpUnavailableError,
     "DELIVERY_STATE_UNKNOWN": DeliveryUnknownError,
     "DEADLINE_EXCEEDED": DeadlineExceededError,
+    "IDEMPOTENCY_KEY_REUSED": IdempotencyKeyReusedError,
+    "IDEMPOTENCY_STORE_UNAVAILABLE": ServiceUnavailableError,
     "INTERNAL": InternalError,
     "UNAUTHENTICATED": UnauthenticatedError,
     "INVALID_TOKEN": PermissionDeniedError,
@@ -222,6 +236,17 @@ _BY_REASON: dict[str, type[SmtpConnectorError]] = {
     "LIMIT_EXCEEDED": InvalidRequestError,
     "SERVER_DRAINING": ServiceUnavailableError,
 }
+
+# Statuses that, without the service's ErrorInfo, may end a call whose send went on.
+_MAYBE_SENT = frozenset(
+    {
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.ABORTED,
+    }
+)
 
 # For statuses without an ErrorInfo (made by gRPC itself, not by the service) or with a reason
 # this client does not know yet.

@@ -20,6 +20,7 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 from .devmailbox import DevMailbox
 from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
+from .idempotency import Idempotency, open_idempotency
 from .interceptors import BearerTokenInterceptor, ObservingInterceptor
 from .limits import Admission, RateLimiter, ServiceLimitsInterceptor, check_template_sizes
 from .listener_tls import server_credentials
@@ -90,6 +91,7 @@ class Service:
     admission: Admission
     metrics: Metrics
     auth: BearerTokenInterceptor | None = None
+    idempotency: Idempotency | None = None
 
     def reloader(self, settings: Settings) -> Reloader:
         """Reloads the config named by the settings into this service."""
@@ -120,7 +122,8 @@ class Service:
 
     def drain(self, grace: float) -> None:
         """NOT_SERVING, new RPCs refused, in-flight ones given ``grace`` seconds, then the
-        server stops and the SMTP connections close."""
+        server stops, the SMTP connections close, and the keys of sends cut off are recorded
+        as an unknown outcome."""
         started = time.monotonic()
         self.health.drain()
         if not self.admission.drain(grace):
@@ -132,11 +135,16 @@ class Service:
         remaining = max(0.0, grace - (time.monotonic() - started))
         self.server.stop(min(remaining, 1.0)).wait()
         self.mailer.close()
+        if self.idempotency is not None:
+            self.idempotency.close(timeout=0)
 
 
-def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Service:
+def build_service(
+    settings: Settings, *, mailer: Mailer | None = None, idempotency: Idempotency | None = None
+) -> Service:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started."""
     metrics = Metrics()
+    idempotency = idempotency or open_idempotency(settings)
     mailer = mailer or create_mailer(settings, metrics)
     server_config = load_server_config(settings)
     guard = InlineGuard(
@@ -152,6 +160,7 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
         probe_ports=settings.probe_ports,
         probe_time_limit=settings.probe_time_limit,
         inline_guard=guard,
+        idempotency=idempotency,
     )
     admission = Admission(settings.concurrency())
     rate_limiter = (
@@ -190,7 +199,7 @@ def build_service(settings: Settings, *, mailer: Mailer | None = None) -> Servic
         port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
-    return Service(server, port, servicer, mailer, health, admission, metrics, auth)
+    return Service(server, port, servicer, mailer, health, admission, metrics, auth, idempotency)
 
 
 def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
@@ -206,10 +215,12 @@ def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
     return Mailer(metrics.instrument(factory) if metrics is not None else factory)
 
 
-def create_server(settings: Settings, *, mailer: Mailer | None = None) -> tuple[grpc.Server, int]:
+def create_server(
+    settings: Settings, *, mailer: Mailer | None = None, idempotency: Idempotency | None = None
+) -> tuple[grpc.Server, int]:
     """A server bound to ``settings.address`` (port 0 picks a free port), not yet started;
     returns it with the port it bound."""
-    service = build_service(settings, mailer=mailer)
+    service = build_service(settings, mailer=mailer, idempotency=idempotency)
     return service.server, service.port
 
 

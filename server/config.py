@@ -57,8 +57,9 @@ _HEADER_NAME_CHARS = frozenset(chr(c) for c in range(33, 127)) - {":"}
 
 
 def has_line_break(value: str) -> bool:
-    """Whether a header value would let a caller start a new header."""
-    return "\r" in value or "\n" in value
+    """Whether a header value would let a caller start a new header. Besides CR and LF,
+    the email package refuses every line boundary of ``str.splitlines`` (VT, FF, U+2028...)."""
+    return "\r" in value or "\n" in value or len(value.splitlines()) > 1
 
 
 def _no_line_break(value: str) -> str:

@@ -8,7 +8,8 @@
     │   ├── ConfigNotLoaded            no inline config and no server config
     │   ├── TemplateNotFound           no template for the usage type, nor `Generic`
     │   ├── TemplateRenderFailed       the template itself failed while rendering
-    │   └── PlaintextAuthRefused       credentials would travel unencrypted
+    │   ├── PlaintextAuthRefused       credentials would travel unencrypted
+    │   └── IdempotencyKeyReused       the key was used before for a different request
     ├── SmtpError                      the SMTP exchange failed; carries smtp_code, stage
     │   ├── SmtpRejected               a 5xx reply: permanent
     │   │   ├── SmtpAuthFailed         credentials rejected or no usable mechanism
@@ -17,6 +18,7 @@
     │   ├── SmtpUnavailable            connect failure, timeout, 4xx, dropped connection
     │   └── DeliveryUnknown            dropped after the end of DATA: maybe delivered
     ├── DeadlineExceeded               the caller's deadline ran out
+    ├── IdempotencyStoreUnavailable    the shared store of idempotency keys failed
     ├── Unauthenticated                the caller sent no bearer token
     ├── PermissionDenied               a wrong token, or an inline config the guard refuses
     ├── ResourceExhausted              too many RPCs at once, or the caller's rate limit
@@ -55,6 +57,8 @@ class Reason(StrEnum):
     SMTP_CONNECTION_LOST = "SMTP_CONNECTION_LOST"
     DELIVERY_STATE_UNKNOWN = "DELIVERY_STATE_UNKNOWN"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_STORE_UNAVAILABLE = "IDEMPOTENCY_STORE_UNAVAILABLE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (a reason, not a token)
     INLINE_CONFIG_DISABLED = "INLINE_CONFIG_DISABLED"
@@ -173,6 +177,12 @@ class PlaintextAuthRefused(PreconditionFailed):
         super().__init__(message, metadata={"stage": "auth"})
 
 
+class IdempotencyKeyReused(PreconditionFailed):
+    """The idempotency key already belongs to a different request; use a new key."""
+
+    default_reason = Reason.IDEMPOTENCY_KEY_REUSED
+
+
 class SmtpError(SmtpConnectorError):
     """The SMTP exchange failed at ``stage`` (connect, greeting, ehlo, tls, auth, mail, rcpt,
     data), possibly with the server's reply code."""
@@ -242,6 +252,12 @@ class DeadlineExceeded(SmtpConnectorError):
     """The caller's deadline ran out before the work was done."""
 
     default_reason = Reason.DEADLINE_EXCEEDED
+
+
+class IdempotencyStoreUnavailable(SmtpConnectorError):
+    """The store that remembers idempotency keys could not be reached: nothing was sent."""
+
+    default_reason = Reason.IDEMPOTENCY_STORE_UNAVAILABLE
 
 
 class Unauthenticated(SmtpConnectorError):

@@ -15,10 +15,12 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 from .deadline import Deadline
 from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
+from .idempotency import Idempotency, fingerprint, open_idempotency
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
 from .probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from .profiles import Profiles
 from .reports import test_connection_response, validate_config_response
+from .settings import Settings
 from .status import internal_status, to_status
 from .validation import TemplateLookup, validate_config
 
@@ -89,6 +91,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         probe_ports: tuple[int, ...] = DEFAULT_PORTS,
         probe_time_limit: float = DEFAULT_TIME_LIMIT,
         inline_guard: InlineConfigGuard | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self._mailer = mailer
         self._probe_ports = probe_ports
@@ -98,6 +101,7 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         # Replaced whole by a config reload (SIGHUP); readers take it once per request.
         self.profiles = server_config
         self._inline_guard = inline_guard
+        self._idempotency = idempotency or open_idempotency(Settings.model_construct())
         self._load_inline = functools.lru_cache(maxsize=_INLINE_CACHE_SIZE)(load_config)
 
     def _config(self, config_json: str, profile: str = "") -> LoadedConfig:
@@ -123,12 +127,28 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     def SendMessage(  # noqa: N802 (the generated base class names it)
         self, request: pb.SendMessageRequest, context: grpc.ServicerContext
     ) -> pb.SendMessageResponse:
-        """Send one templated message."""
+        """Send one templated message; with an idempotency key, at most once per key."""
+        deadline = self._deadline(context)
+        if not request.idempotency_key:
+            return self._send(request, deadline)
+        # The key's fingerprint covers the whole request except the key itself.
+        unkeyed = pb.SendMessageRequest()
+        unkeyed.CopyFrom(request)
+        unkeyed.ClearField("idempotency_key")
+        body = self._idempotency.run(
+            request.idempotency_key,
+            fingerprint(unkeyed.SerializeToString(deterministic=True)),
+            deadline,
+            lambda: self._send(request, deadline).SerializeToString(),
+        )
+        return pb.SendMessageResponse.FromString(body)
+
+    def _send(self, request: pb.SendMessageRequest, deadline: Deadline) -> pb.SendMessageResponse:
         loaded = self._config(request.config_json, request.profile)
         result = self._mailer.send(
             loaded,
             SendRequest(request.to, request.usage_type, payload_to_dict(request.payload)),
-            self._deadline(context),
+            deadline,
         )
         return pb.SendMessageResponse(
             message_id=result.message_id,

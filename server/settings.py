@@ -172,6 +172,30 @@ class Settings(BaseSettings):
                 tokens.append(line.split("#", 1)[0])
         return [token.strip() for token in tokens if token.strip()]
 
+    idempotency_store: Literal["memory", "sqlite", "redis"] = Field(
+        default="memory",
+        description="where idempotency keys live: this process (memory), a SQLite file that "
+        "survives restarts, or Redis shared by replicas",
+    )
+    idempotency_ttl: float = Field(
+        default=86_400.0, gt=0, description="seconds a key's first outcome is replayed"
+    )
+    idempotency_lease: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds a call may hold a key while sending; a claim older than this "
+        "belongs to a call that died, and its outcome is reported unknown",
+    )
+    idempotency_max_keys: int = Field(
+        default=100_000, ge=1, description="keys the memory store holds (least recent go)"
+    )
+    idempotency_sqlite_path: Path = Field(
+        default=Path("var/idempotency.sqlite3"), description="the SQLite store's file"
+    )
+    idempotency_redis_url: SecretStr | None = Field(
+        default=None, description="redis://[:password@]host:port/db of the Redis store"
+    )
+
     def password_override(self) -> str | None:
         """The SMTP password from the environment or a file, if either is set."""
         if self.smtp_password is not None:

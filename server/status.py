@@ -10,6 +10,7 @@ from grpc_status import rpc_status
 from .errors import (
     DeadlineExceeded,
     DeliveryUnknown,
+    IdempotencyStoreUnavailable,
     InvalidRequest,
     PermissionDenied,
     PreconditionFailed,
@@ -34,6 +35,7 @@ _CODES: tuple[tuple[type[SmtpConnectorError], int], ...] = (
     (SmtpUnavailable, code_pb2.UNAVAILABLE),
     (DeliveryUnknown, code_pb2.ABORTED),
     (DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
+    (IdempotencyStoreUnavailable, code_pb2.UNAVAILABLE),
     (Unauthenticated, code_pb2.UNAUTHENTICATED),
     (PermissionDenied, code_pb2.PERMISSION_DENIED),
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import ContentType, TemplateConfig, normalize_locale
@@ -67,14 +68,38 @@ class _Missing(jinja2.StrictUndefined):
         return name
 
 
+# A template comes with the caller's config: `*` and `**` must not build values no message
+# needs (`{{ code * 10**9 }}` would take gigabytes, `{{ 9**9**9 }}` minutes).
+_MAX_PRODUCT_ITEMS = 1_000_000
+_MAX_POWER_BITS = 4096
+
+
+def _too_large(operator: str, left: Any, right: Any) -> bool:
+    if operator == "*":
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
+                return len(seq) * times > _MAX_PRODUCT_ITEMS
+        return False
+    if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
+        return right * abs(left).bit_length() > _MAX_POWER_BITS
+    return False
+
+
 class _Sandbox(SandboxedEnvironment):
     """The sandbox, with payload keys winning over dict methods: ``{{ data.items }}`` is the
-    payload's ``items``, not ``dict.items``."""
+    payload's ``items``, not ``dict.items``; and with `*` and `**` bounded."""
+
+    intercepted_binops = frozenset({"*", "**"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, _Scope) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if _too_large(operator, left, right):
+            raise SecurityError(f"'{operator}' would build a value too large for a message")
+        return super().call_binop(context, operator, left, right)
 
 
 def _environment(autoescape: bool) -> SandboxedEnvironment:
@@ -167,6 +192,13 @@ class CompiledTemplate:
         except jinja2.TemplateError as exc:
             raise TemplateRenderFailed(
                 f"template '{self.usage_type}' failed to render: {exc}; the message was not sent"
+            ) from None
+        except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
+            # The template's own runtime error ({{ 1 / 0 }}, {% include %} without a
+            # loader, a range too large): the config must change, it is not our bug.
+            raise TemplateRenderFailed(
+                f"template '{self.usage_type}' failed to render: {type(exc).__name__}: {exc}; "
+                "the message was not sent"
             ) from None
 
 

@@ -21,9 +21,11 @@ from functools import cache
 from typing import Any, Protocol
 
 from .deadline import Deadline
+from .deadline_reader import DeadlineReader
 from .errors import (
     DeadlineExceeded,
     DeliveryUnknown,
+    InvalidConfig,
     InvalidRequest,
     PlaintextAuthRefused,
     Reason,
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 _ENHANCED_CODE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_CERT_HAS_EXPIRED = 10  # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED
 
 # Stage names, as reported in errors and connection tests.
 CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
@@ -183,6 +186,8 @@ def _tls_hint(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
             )
         return f"port {settings.port} expects TLS from the start: set secure to true"
     if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code == _CERT_HAS_EXPIRED:
+            return "the server's certificate has expired: the SMTP provider must renew it"
         return (
             "the server's certificate could not be verified: set tls.servername to the name on "
             "the certificate, or tls.ca to the CA that issued it"
@@ -503,10 +508,16 @@ class SmtpSession:
         socket exception to a domain error (the only place that does)."""
         settings = self.settings
         sock = getattr(self._smtp, "sock", None)
-        if sock is not None:
-            sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
         try:
+            if sock is not None:
+                sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
+                self._bound_reader(sock)
             yield
+        except DeadlineExceeded:
+            # Once the whole message is out, a deadline running out is no "not sent".
+            if stage == END_OF_DATA:
+                raise self._lost(stage, TimeoutError()) from None
+            raise
         except smtplib.SMTPAuthenticationError as exc:
             raise _reply_error(settings, AUTH, exc.smtp_code, _text(exc.smtp_error)) from None
         except smtplib.SMTPResponseException as exc:
@@ -528,6 +539,21 @@ class SmtpSession:
             ) from None
         except (OSError, UnicodeError) as exc:
             raise self._lost(stage, exc) from None
+        except ValueError as exc:
+            # smtplib and ssl refuse some config values only once they use them: a line
+            # break in the EHLO name (`name`), a TLS server name with a leading dot.
+            raise InvalidConfig(
+                f"the config cannot be used at {stage} with {settings.address}: {exc}; "
+                "the message was not sent"
+            ) from None
+
+    def _bound_reader(self, sock: socket.socket) -> None:
+        """Make smtplib read replies through a reader bound by this session's deadline."""
+        reader = self._smtp.file
+        if isinstance(reader, DeadlineReader) and reader.sock is sock:
+            reader.deadline = self.deadline
+        else:
+            self._smtp.file = DeadlineReader(sock, self.deadline)
 
     def _unsupported(self, stage: str, detail: str) -> SmtpError:
         message = (
@@ -543,8 +569,8 @@ class SmtpSession:
         if stage == END_OF_DATA:
             return DeliveryUnknown(
                 f"the connection to {settings.address} failed after the whole message was sent "
-                "and before the server replied: it may or may not have been accepted; retry "
-                "only with an idempotency key or after checking the mailbox"
+                "and before the server replied: it may or may not have been accepted; a blind "
+                "retry may deliver it twice (the same idempotency key replays this outcome)"
             )
         if isinstance(cause, TimeoutError):
             if self.deadline.expired():

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.server.app import create_mailer, create_server
+from smtp_connector.server.idempotency import Idempotency, open_idempotency
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
 
@@ -76,7 +77,7 @@ ServerFactory = Callable[..., SmtpConnectorClient]
 def start_service(tmp_path: Path) -> Iterator[ServerFactory]:
     """Starts smtp-connector on 127.0.0.1:0 with a config (a dict written to a file, or
     none) and returns a client on a real channel to it."""
-    started: list[tuple[Any, SmtpConnectorClient, Mailer]] = []
+    started: list[tuple[Any, SmtpConnectorClient, Mailer, Idempotency]] = []
 
     def start(
         config: dict[str, Any] | None = None, mailer: Mailer | None = None, **settings: Any
@@ -87,17 +88,19 @@ def start_service(tmp_path: Path) -> Iterator[ServerFactory]:
             settings["config"] = path
         options = Settings(address="127.0.0.1:0", **settings)
         mailer = mailer or create_mailer(options)
-        server, port = create_server(options, mailer=mailer)
+        idempotency = open_idempotency(options)
+        server, port = create_server(options, mailer=mailer, idempotency=idempotency)
         server.start()
         client = SmtpConnectorClient(f"127.0.0.1:{port}", timeout=10)
-        started.append((server, client, mailer))
+        started.append((server, client, mailer, idempotency))
         return client
 
     yield start
-    for server, client, mailer in started:
+    for server, client, mailer, idempotency in started:
         client.close()
         server.stop(None)
         mailer.close()
+        idempotency.close()
 
 
 @pytest.fixture
