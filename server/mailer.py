@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -188,30 +189,70 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
 TransportFactory = Callable[[ConnectionSettings], Transport]
 
 
+# Distinct connection settings the Mailer keeps a transport (a pool) for; beyond this the
+# least recently used idle one is closed. Inline configs could otherwise grow the map forever.
+MAX_TRANSPORTS = 256
+
+
+class _Entry:
+    """A transport and the sends using it now (an entry in use is never evicted)."""
+
+    __slots__ = ("in_flight", "transport")
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.in_flight = 0
+
+
 class Mailer:
     """Renders and sends messages, keeping one transport per distinct connection settings
-    (a connection pool unless the factory says otherwise)."""
+    (a connection pool unless the factory says otherwise), at most ``max_transports`` of
+    them: the least recently used one that no send is using is closed to make room."""
 
-    def __init__(self, factory: TransportFactory | None = None) -> None:
+    def __init__(
+        self, factory: TransportFactory | None = None, *, max_transports: int = MAX_TRANSPORTS
+    ) -> None:
         self._factory = factory or transport_factory()
-        self._transports: dict[ConnectionSettings, Transport] = {}
+        self._max = max_transports
+        self._transports: OrderedDict[ConnectionSettings, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def transport_for(self, settings: ConnectionSettings) -> Transport:
         """The transport for these settings, created on first use."""
-        transport = self._transports.get(settings)
-        if transport is None:
-            with self._lock:
-                transport = self._transports.get(settings)
-                if transport is None:
-                    transport = self._transports[settings] = self._factory(settings)
-        return transport
+        entry = self._checkout(settings)
+        self._checkin(entry)
+        return entry.transport
+
+    def _checkout(self, settings: ConnectionSettings) -> _Entry:
+        evicted: list[Transport] = []
+        with self._lock:
+            entry = self._transports.get(settings)
+            if entry is None:
+                entry = self._transports[settings] = _Entry(self._factory(settings))
+            else:
+                self._transports.move_to_end(settings)
+            entry.in_flight += 1
+            if len(self._transports) > self._max:
+                for key in [k for k, e in self._transports.items() if e.in_flight == 0]:
+                    evicted.append(self._transports.pop(key).transport)
+                    if len(self._transports) <= self._max:
+                        break
+        for transport in evicted:
+            transport.close()
+        return entry
+
+    def _checkin(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.in_flight -= 1
 
     def send(self, loaded: LoadedConfig, request: SendRequest, deadline: Deadline) -> SendResult:
         """Render the template and send it; returns only once the server accepted it."""
         prepared = prepare_message(loaded, request)
-        transport = self.transport_for(loaded.connection)
-        receipt = transport.send(prepared.envelope, prepared.data, deadline)
+        entry = self._checkout(loaded.connection)
+        try:
+            receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
+        finally:
+            self._checkin(entry)
         log.info(
             "sent %s message %s: %d %s",
             prepared.usage_type,
@@ -226,13 +267,13 @@ class Mailer:
     def retire(self, settings: ConnectionSettings) -> None:
         """Close and forget the transport of connection settings no config uses any more."""
         with self._lock:
-            transport = self._transports.pop(settings, None)
-        if transport is not None:
-            transport.close()
+            entry = self._transports.pop(settings, None)
+        if entry is not None:
+            entry.transport.close()
 
     def close(self) -> None:
         """Close every transport."""
         with self._lock:
-            transports, self._transports = list(self._transports.values()), {}
-        for transport in transports:
-            transport.close()
+            entries, self._transports = list(self._transports.values()), OrderedDict()
+        for entry in entries:
+            entry.transport.close()
