@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="RPC threads [SMTP_CONNECTOR_WORKERS, 4]")
     serve.add_argument(
+        "--processes", type=int, help="server processes on one port [SMTP_CONNECTOR_PROCESSES, 1]"
+    )
+    serve.add_argument(
         "--log-level", help="DEBUG, INFO, WARNING or ERROR [SMTP_CONNECTOR_LOG_LEVEL]"
     )
     serve.add_argument("--grace-period", type=float, help="seconds to drain on SIGTERM [10]")
@@ -154,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
         "config": args.config,
         "address": args.address,
         "workers": args.workers,
+        "processes": args.processes,
         "log_level": args.log_level,
         "grace_period": args.grace_period,
         "smtp_password_file": args.smtp_password_file,

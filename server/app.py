@@ -8,6 +8,7 @@ import os
 import queue
 import signal
 import time
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
@@ -27,6 +28,7 @@ from .logs import configure_logging
 from .mailer import Mailer
 from .metrics import Metrics
 from .pool import PoolLimits, transport_factory
+from .processes import serve_processes
 from .profiles import Profiles, load_profiles
 from .reload import Reloader
 from .servicer import SmtpConnectorServicer
@@ -66,6 +68,8 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             int(settings.keepalive_min_ping_interval * 1000),
         ),
         ("grpc.http2.max_ping_strikes", 2),
+        # gRPC's default on Linux, stated because `processes` shares the port this way.
+        ("grpc.so_reuseport", 1),
     ]
     if settings.max_connection_age:
         options += [
@@ -220,10 +224,14 @@ def create_server(
     return service.server, service.port
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None) -> None:
     """Run the server until SIGTERM or SIGINT, then drain it (``Service.drain``); SIGHUP
-    reloads the config and the bearer tokens."""
+    reloads the config and the bearer tokens. With ``processes`` > 1, that many server
+    processes share the port (server/processes.py). ``on_started`` gets the port."""
     configure_logging(settings.log_level, settings.log_format)
+    if settings.processes > 1:
+        serve_processes(settings, serve, check=load_server_config)
+        return
     # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -249,6 +257,8 @@ def serve(settings: Settings) -> None:
     host = settings.address.rpartition(":")[0]
     tls = "TLS" if settings.tls_cert_file else "plaintext"
     log.info("smtp-connector listening on %s:%d (%s)", host, service.port, tls)
+    if on_started is not None:
+        on_started(service.port)
     while True:
         try:
             signum = signals.get(timeout=1.0)

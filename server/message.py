@@ -11,7 +11,9 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from functools import cached_property
 
+from . import wire
 from .config import ContentType, check_address, has_line_break
 from .errors import InvalidRequest, Reason
 from .templates import RenderedMailbox, RenderedTemplate
@@ -37,6 +39,34 @@ class MessageHeaders:
     sender: Address
     reply_to: Address | None = None
     custom: Mapping[str, str] = field(default_factory=dict)
+
+    # The config's own header lines are the same in every message: written once, by the
+    # standard library (display names, folding), and reused (cached_property bypasses frozen).
+    @cached_property
+    def fixed_ascii(self) -> tuple[bytes, bytes]:
+        """The From line, and the Reply-To, custom and MIME-Version lines, for SMTP."""
+        return self._fixed_lines(_ASCII_POLICY)
+
+    @cached_property
+    def fixed_utf8(self) -> tuple[bytes, bytes]:
+        """The same lines for SMTPUTF8 (non-ASCII written raw)."""
+        return self._fixed_lines(_UTF8_POLICY)
+
+    def _fixed_lines(self, message_policy: policy.EmailPolicy[EmailMessage]) -> tuple[bytes, bytes]:
+        head = EmailMessage(policy=message_policy)
+        head["From"] = self.sender
+        tail = EmailMessage(policy=message_policy)
+        if self.reply_to is not None:
+            tail["Reply-To"] = self.reply_to
+        for name, value in self.custom.items():
+            tail[name] = value
+        tail["MIME-Version"] = "1.0"
+        return _header_bytes(head), _header_bytes(tail)
+
+
+def _header_bytes(message: EmailMessage) -> bytes:
+    """The message's header lines, without the blank line that ends a header."""
+    return message.as_bytes()[:-2]
 
 
 def headers_for(rendered: RenderedTemplate, headers: MessageHeaders) -> MessageHeaders:
@@ -81,6 +111,9 @@ def build_message(
             reason=Reason.HEADER_INJECTION,
         )
     message_id = make_msgid(domain=headers.sender.domain)
+    if rendered.html_body is None:
+        data = _single_part(rendered, headers, recipient, message_id, utf8)
+        return OutgoingMessage(message_id=message_id, data=data)
     msg = EmailMessage(policy=_UTF8_POLICY if utf8 else _ASCII_POLICY)
     msg["From"] = headers.sender
     msg["To"] = recipient
@@ -91,11 +124,33 @@ def build_message(
         msg["Reply-To"] = headers.reply_to
     for name, value in headers.custom.items():
         msg[name] = value
-    if rendered.html_body is not None:
-        # multipart/alternative: the plain part first, the preferred (HTML) part last.
-        msg.set_content(rendered.body, subtype="plain", charset="utf-8")
-        msg.add_alternative(rendered.html_body, subtype="html", charset="utf-8")
-    else:
-        subtype = "html" if rendered.content_type is ContentType.HTML else "plain"
-        msg.set_content(rendered.body, subtype=subtype, charset="utf-8")
+    # multipart/alternative: the plain part first, the preferred (HTML) part last.
+    msg.set_content(rendered.body, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html_body, subtype="html", charset="utf-8")
     return OutgoingMessage(message_id=message_id, data=msg.as_bytes())
+
+
+def _single_part(
+    rendered: RenderedTemplate,
+    headers: MessageHeaders,
+    recipient: Address,
+    message_id: str,
+    utf8: bool,
+) -> bytes:
+    """A one-part message written directly (server/wire.py): EmailMessage cost ~0.7 ms."""
+    head, tail = headers.fixed_utf8 if utf8 else headers.fixed_ascii
+    subtype = "html" if rendered.content_type is ContentType.HTML else "plain"
+    content_headers, body = wire.text_body(rendered.body, subtype)
+    return b"".join(
+        (
+            head,
+            wire.address_line("To", recipient, utf8=utf8),
+            wire.header_line("Subject", rendered.subject, utf8=utf8),
+            wire.date_line(),
+            b"Message-ID: " + message_id.encode() + b"\r\n",
+            tail,
+            content_headers,
+            b"\r\n",
+            body,
+        )
+    )

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=4, ge=1, le=256, description="threads serving RPCs (2 more answer health checks)"
     )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (SO_REUSEPORT), each with its own "
+        "threads and SMTP connections; one per core uses every core",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     grace_period: float = Field(
         default=10.0, ge=0, description="seconds in-flight RPCs get on shutdown"

@@ -13,7 +13,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -425,7 +425,7 @@ class SmtpSession:
         if envelope.smtputf8:
             options.append("SMTPUTF8")
         with self._translate(MAIL):
-            code, text = self._smtp.mail(envelope.sender, options)
+            code, text = self._command(f"FROM:<{envelope.sender}>", options, "mail")
         reply = Reply(code, _text(text))
         if code != 250:
             raise _reply_error(self.settings, MAIL, code, reply.text)
@@ -434,7 +434,7 @@ class SmtpSession:
     def rcpt(self, recipient: str) -> Reply:
         """RCPT TO; a refusal names the recipient."""
         with self._translate(RCPT):
-            code, text = self._smtp.rcpt(recipient)
+            code, text = self._command(f"TO:<{recipient}>", (), "rcpt")
         reply = Reply(code, _text(text))
         if code not in (250, 251):
             error = _reply_error(self.settings, RCPT, code, f"{reply.text} (for <{recipient}>)")
@@ -474,6 +474,19 @@ class SmtpSession:
         self._smtp.close()
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _command(self, argument: str, options: Sequence[str], verb: str) -> tuple[int, bytes]:
+        """MAIL or RCPT as smtplib's ``mail``/``rcpt`` send them, without their re-parsing of
+        the address (email.utils.parseaddr, ~10 us a call): ours are validated already."""
+        smtp = self._smtp
+        if options and smtp.does_esmtp:
+            if "SMTPUTF8" in options:
+                if not smtp.has_extn("smtputf8"):
+                    raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+                smtp.command_encoding = "utf-8"
+            argument += " " + " ".join(options)
+        smtp.putcmd(verb, argument)
+        return smtp.getreply()
 
     def _wrap_tls(self) -> None:
         settings = self.settings
