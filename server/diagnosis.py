@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import resolver
 from .config import check_address
 from .deadline import Deadline
 from .errors import InvalidRequest, Reason, SmtpConnectorError, SmtpError, SmtpUnavailable
@@ -150,7 +151,7 @@ def run_connection_test(
     steps = Steps(Diagnostician(session, deadline).explain)
     with session:
         if (
-            steps.run(RESOLVE, lambda: _resolve(settings))
+            steps.run(RESOLVE, lambda: _resolve(settings, deadline))
             and handshake(session, steps)
             and _maybe_send(session, steps, loaded, test_recipient)
         ):
@@ -158,9 +159,17 @@ def run_connection_test(
     return TestReport(tuple(steps.results))
 
 
-def _resolve(settings: ConnectionSettings) -> Found:
+def _resolve(settings: ConnectionSettings, deadline: Deadline) -> Found:
     try:
-        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+        infos = resolver.resolve(
+            settings.host, settings.port, deadline.timeout(settings.connect_timeout)
+        )
+    except TimeoutError as exc:
+        raise SmtpUnavailable(
+            f"looking up the host name '{settings.host}' timed out: {exc}",
+            stage=RESOLVE,
+            reason=Reason.SMTP_TIMEOUT,
+        ) from exc
     except (socket.gaierror, UnicodeError) as exc:
         raise SmtpUnavailable(
             f"cannot resolve the host name '{settings.host}': {exc}",
@@ -364,7 +373,7 @@ class Diagnostician:
         try:
             timeout = deadline.timeout(_EXTRA_LOOK_SECONDS)
             with (
-                socket.create_connection((settings.host, settings.port), timeout=timeout) as sock,
+                resolver.connect(settings.host, settings.port, timeout) as sock,
                 context.wrap_socket(sock, server_hostname=settings.host),
             ):
                 return True

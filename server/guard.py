@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import socket
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 
+from . import resolver
 from .errors import PermissionDenied, Reason
 from .limits import check_template_sizes
 from .mailer import LoadedConfig
@@ -25,11 +25,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
 
+# How long the guard waits for a name; a stuck resolver refuses the config, never hangs it.
+RESOLVE_TIMEOUT = 10.0
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to, in the resolver's order."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+        infos = resolver.resolve(host, port, RESOLVE_TIMEOUT)
+    except (OSError, UnicodeError):
         return []
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 

@@ -20,6 +20,7 @@ from enum import Enum
 from functools import cache
 from typing import Any, Protocol
 
+from . import resolver
 from .deadline import Deadline
 from .deadline_reader import DeadlineReader
 from .errors import (
@@ -232,9 +233,8 @@ class SmtpSession:
         """Open the TCP connection (and the TLS layer, in implicit mode)."""
         settings = self.settings
         with self._translate(CONNECT):
-            sock = socket.create_connection(
-                (settings.host, settings.port),
-                timeout=self.deadline.timeout(settings.connect_timeout),
+            sock = resolver.connect(
+                settings.host, settings.port, self.deadline.timeout(settings.connect_timeout)
             )
         self._smtp.sock = sock
         if settings.tls_mode is TlsMode.IMPLICIT:

@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import struct_pb2
+from smtp_connector.client.errors import from_rpc_error
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
@@ -143,7 +144,7 @@ def test_sigterm_drains_every_process_together(
     supervisor: tuple[subprocess.Popen[bytes], str], smtp_server: SmtpServer
 ) -> None:
     process, target = supervisor
-    started = children(process.pid)
+    started = servers(process.pid)  # not the resource tracker, which exits on its own
     smtp_server.handler.on_data = lambda server: time.sleep(0.5)  # sends in flight at SIGTERM
     opened = channels(target, 8)
     results: list[object] = []
@@ -160,16 +161,22 @@ def test_sigterm_drains_every_process_together(
     ]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)  # every call reached a server process; the sends take ~4 s in all
+    time.sleep(1.5)  # the calls reached the server processes; the sends take ~4 s in all
     process.send_signal(signal.SIGTERM)
     for thread in threads:
         thread.join(30)
     for channel in opened:
         channel.close()
     assert process.wait(30) == 0, process.communicate()[0].decode()
-    # Every send that was in flight finished and was accepted; no server process is left.
-    assert all(isinstance(result, pb.SendMessageResponse) for result in results), results
-    assert len(smtp_server.received) == 8
+    # Every send that was in flight finished and was accepted. On a loaded machine a call may
+    # still have been connecting at SIGTERM: it is refused as SERVER_DRAINING (nothing sent,
+    # safe to retry elsewhere), never accepted and lost.
+    sent = [r for r in results if isinstance(r, pb.SendMessageResponse)]
+    refused = [from_rpc_error(r) for r in results if isinstance(r, grpc.RpcError)]
+    assert len(results) == 8
+    assert all(e.reason == "SERVER_DRAINING" and e.delivery == "not_sent" for e in refused), refused
+    assert len(sent) >= 2, "the drain had sends in flight to finish"
+    assert len(smtp_server.received) == len(sent)
     assert not any(alive(pid) for pid in started)
 
 

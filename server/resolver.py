@@ -1,0 +1,54 @@
+"""Name resolution and TCP connects bounded by a timeout (getaddrinfo has none of its own)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+
+# Lookups run here so a caller can stop waiting; a few threads are plenty for the rare names
+# that miss the system's cache, and a stuck resolver cannot take more than these.
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(host: str, port: int, timeout: float) -> Sequence[AddressInfo]:
+    """``getaddrinfo`` for a TCP connection, giving up after ``timeout`` seconds with
+    TimeoutError; socket.gaierror when the name does not resolve."""
+    if _is_literal(host):  # no lookup, no thread hop
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return lookup.result(timeout)
+    except FutureTimeout:
+        lookup.cancel()  # still queued: drop it; already running: it ends on its own
+        raise TimeoutError(f"looking up '{host}' took longer than {timeout:.1f} s") from None
+
+
+def connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to the first of ``host``'s addresses that answers, as
+    ``socket.create_connection`` does, with the name lookup bounded by ``timeout`` too."""
+    error: OSError | None = None
+    for family, kind, proto, _, address in resolve(host, port, timeout):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error or OSError(f"'{host}' has no address")
