@@ -39,7 +39,7 @@ _MESH_FLAGS: tuple[tuple[str, Any, str], ...] = (
     ("max_request_bytes", int, "largest request [1048576]"),
     ("max_template_bytes", int, "largest template [65536]"),
     ("max_payload_depth", int, "deepest payload nesting [8]"),
-    ("max_concurrent_rpcs", int, "service RPCs at once [0 = workers]"),
+    ("max_concurrent_rpcs", int, "service RPCs running or waiting at once [0 = 64 x workers]"),
     ("rate_limit", float, "RPCs per second per caller [0 = off]"),
     ("rate_limit_burst", int, "rate-limit bucket size [10]"),
     ("keepalive_time", float, "seconds before pinging an idle client [60]"),

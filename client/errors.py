@@ -306,8 +306,9 @@ def from_rpc_error(error: grpc.RpcError) -> SmtpConnectorError:
 
 
 def _request_id(call: grpc.Call) -> str:
-    """The server's x-request-id of a finished call ("" when it sent none)."""
-    for key, value in call.initial_metadata() or ():
+    """The server's x-request-id of a finished call ("" when it sent none): in the trailing
+    metadata, or the initial metadata, where earlier builds of the server sent it."""
+    for key, value in (*(call.trailing_metadata() or ()), *(call.initial_metadata() or ())):
         if key == "x-request-id" and isinstance(value, str):
             return value
     return ""

@@ -22,7 +22,13 @@ from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
 from .idempotency import Idempotency, open_idempotency
 from .interceptors import BearerTokenInterceptor, ObservingInterceptor
-from .limits import Admission, RateLimiter, ServiceLimitsInterceptor, check_template_sizes
+from .limits import (
+    Admission,
+    RateLimiter,
+    ServiceExecutor,
+    ServiceLimitsInterceptor,
+    check_template_sizes,
+)
 from .listener_tls import server_credentials
 from .logs import configure_logging
 from .mailer import Mailer
@@ -36,10 +42,12 @@ from .settings import Settings, split_address
 
 log = logging.getLogger(__name__)
 
-# Threads kept free of service RPCs, so health checks answer while every worker sends mail.
+# The server's own threads: health checks, reflection and refusals. Service RPCs run on the
+# `workers` threads of the ServiceExecutor, so health checks answer while every worker sends
+# mail and however many calls wait for one.
 _SPARE_THREADS = 2
-# RPCs gRPC itself accepts beyond the service's limit (health checks, reflection) before it
-# answers RESOURCE_EXHAUSTED on its own: the queue stays bounded whatever arrives.
+# RPCs gRPC itself accepts beyond the service's limit (health checks, reflection, refusals)
+# before it answers RESOURCE_EXHAUSTED on its own: every queue stays bounded whatever arrives.
 _EXTRA_RPCS = 64
 
 
@@ -89,6 +97,7 @@ class Service:
     mailer: Mailer
     health: Health
     admission: Admission
+    executor: ServiceExecutor
     metrics: Metrics
     auth: BearerTokenInterceptor | None = None
     idempotency: Idempotency | None = None
@@ -134,6 +143,7 @@ class Service:
             )
         remaining = max(0.0, grace - (time.monotonic() - started))
         self.server.stop(min(remaining, 1.0)).wait()
+        self.executor.shutdown(wait=False)
         self.mailer.close()
         if self.idempotency is not None:
             self.idempotency.close(timeout=0)
@@ -163,6 +173,7 @@ def build_service(
         idempotency=idempotency,
     )
     admission = Admission(settings.concurrency())
+    executor = ServiceExecutor(settings.workers, admission)
     rate_limiter = (
         RateLimiter(settings.rate_limit, settings.rate_limit_burst) if settings.rate_limit else None
     )
@@ -175,11 +186,11 @@ def build_service(
         raise ValueError("bearer-token authentication is configured but no token is set")
     interceptors.append(
         ServiceLimitsInterceptor(
-            admission, rate_limiter, settings.max_payload_depth, tokens_checked=bool(tokens)
+            executor, rate_limiter, settings.max_payload_depth, tokens_checked=bool(tokens)
         )
     )
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.concurrency() + _SPARE_THREADS),
+        futures.ThreadPoolExecutor(max_workers=_SPARE_THREADS, thread_name_prefix="grpc"),
         interceptors=interceptors,
         options=server_options(settings),
         maximum_concurrent_rpcs=settings.concurrency() + _EXTRA_RPCS,
@@ -199,7 +210,9 @@ def build_service(
         port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
-    return Service(server, port, servicer, mailer, health, admission, metrics, auth, idempotency)
+    return Service(
+        server, port, servicer, mailer, health, admission, executor, metrics, auth, idempotency
+    )
 
 
 def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -26,6 +26,8 @@ HEALTH_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Hea
 SERVICE_PREFIX = "/smtp_connector.v1.SmtpConnectorService/"
 _CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _STATUS_DETAILS = "grpc-status-details-bin"
+# Seeded from os.urandom once; request ids find log lines, they guard nothing.
+_random = random.Random()  # noqa: S311
 
 # RpcMethodHandler is generic in the type stubs only, not at run time.
 if TYPE_CHECKING:
@@ -43,13 +45,23 @@ _KINDS = (
 )
 
 
-def wrap_handler(handler: Handler, wrap: Callable[[Behaviour], Behaviour]) -> Handler:
+_THREAD_POOL = "experimental_thread_pool"
+
+
+def wrap_handler(
+    handler: Handler, wrap: Callable[[Behaviour], Behaviour], *, same_pool: bool = True
+) -> Handler:
     """The same handler (any cardinality) with its behaviour wrapped."""
     for kind, make in _KINDS:
         behaviour = getattr(handler, kind)
         if behaviour is not None:
+            outer = wrap(behaviour)
+            pool = getattr(behaviour, _THREAD_POOL, None)
+            if same_pool and pool is not None:
+                # The executor gRPC runs the behaviour on (see limits.ServiceExecutor).
+                outer.__dict__[_THREAD_POOL] = pool
             wrapped: Handler = make(
-                wrap(behaviour),
+                outer,
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -67,7 +79,8 @@ def refuse(handler: Handler, error: SmtpConnectorError) -> Handler:
 
         return refused
 
-    return wrap_handler(handler, refusing)
+    # A refusal runs on the server's own threads: it takes no admitted call's place.
+    return wrap_handler(handler, refusing, same_pool=False)
 
 
 def metadata_value(metadata: Sequence[tuple[str, str | bytes]] | None, key: str) -> str | None:
@@ -102,10 +115,16 @@ def _status_code(context: grpc.ServicerContext, failed: bool) -> str:
 
 class ObservingInterceptor(grpc.ServerInterceptor):
     """Gives each unary RPC a request id (the caller's ``x-request-id`` or a new one), returns
-    it in the response's initial metadata, logs the outcome and counts it in the metrics."""
+    it in the response's trailing metadata, logs the outcome and counts it in the metrics.
+
+    The wrapped handler is built once per method and reused (``HandlerCache``): everything
+    that differs per call is read from the call's context. The request id goes out with the
+    status, in the batch gRPC sends anyway: initial metadata of its own would cost every RPC
+    a batch (and a wake-up of the server's polling thread) more."""
 
     def __init__(self, metrics: Metrics | None) -> None:
         self._metrics = metrics
+        self._wrapped = HandlerCache()
 
     def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
@@ -113,26 +132,28 @@ class ObservingInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = details.method
-        asked = metadata_value(details.invocation_metadata, REQUEST_ID_HEADER)
-        request_id = asked if asked and _CALLER_REQUEST_ID.match(asked) else uuid.uuid4().hex
+        return self._wrapped.get(details.method, handler, self._observing)
 
-        def observing(behaviour: Behaviour) -> Behaviour:
-            def observed(request: Any, context: grpc.ServicerContext) -> Any:
-                token = REQUEST_ID.set(request_id)
-                start, failed = time.perf_counter(), True
-                try:
-                    context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-                    response = behaviour(request, context)
-                    failed = False
-                    return response
-                finally:
-                    self._finish(method, context, failed, start)
-                    REQUEST_ID.reset(token)
+    def _observing(self, method: str, behaviour: Behaviour) -> Behaviour:
+        finish = self._finish
 
-            return observed
+        def observed(request: Any, context: grpc.ServicerContext) -> Any:
+            asked = metadata_value(context.invocation_metadata(), REQUEST_ID_HEADER)
+            request_id = asked if asked and _CALLER_REQUEST_ID.match(asked) else new_request_id()
+            token = REQUEST_ID.set(request_id)
+            start, failed = time.perf_counter(), True
+            try:
+                response = behaviour(request, context)
+                failed = False
+                return response
+            finally:
+                # After an abort the status's own trailing metadata is set: keep it.
+                trailing = tuple(context.trailing_metadata() or ())
+                context.set_trailing_metadata((*trailing, (REQUEST_ID_HEADER, request_id)))
+                finish(method, context, failed, start)
+                REQUEST_ID.reset(token)
 
-        return wrap_handler(handler, observing)
+        return observed
 
     def _finish(
         self, method: str, context: grpc.ServicerContext, failed: bool, start: float
@@ -143,6 +164,8 @@ class ObservingInterceptor(grpc.ServerInterceptor):
         if self._metrics is not None:
             self._metrics.observe_rpc(method, code, reason)
         level = logging.DEBUG if method in HEALTH_METHODS else logging.INFO
+        if not log.isEnabledFor(level):
+            return
         log.log(
             level,
             "rpc %s %s%s in %.1f ms",
@@ -152,6 +175,32 @@ class ObservingInterceptor(grpc.ServerInterceptor):
             millis,
             extra={"rpc_method": method, "grpc_code": code, "reason": reason, "millis": millis},
         )
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 hex digits, like a uuid4's, without its urandom system call
+    (an id to find log lines by, not a secret)."""
+    return f"{_random.getrandbits(128):032x}"
+
+
+class HandlerCache:
+    """Wrapped handlers by method, built once: wrapping a handler per call costs every RPC
+    a handler object and closures. An entry is reused only while the method's inner handler
+    is the same object (a refusal is a new handler each time and is wrapped afresh)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Handler, Handler]] = {}
+
+    def get(
+        self, method: str, handler: Handler, wrap: Callable[[str, Behaviour], Behaviour]
+    ) -> Handler:
+        entry = self._entries.get(method)
+        if entry is not None and entry[0] is handler:
+            return entry[1]
+        wrapped = wrap_handler(handler, lambda behaviour: wrap(method, behaviour))
+        # Only registered methods get here (unknown ones have no handler): the map is bounded.
+        self._entries[method] = (handler, wrapped)
+        return wrapped
 
 
 def _digest(token: str) -> bytes:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
@@ -23,15 +25,31 @@ from .errors import (
     ServiceDraining,
     SmtpConnectorError,
 )
-from .interceptors import SERVICE_PREFIX, Behaviour, Continuation, caller_key, refuse, wrap_handler
+from .interceptors import (
+    SERVICE_PREFIX,
+    Behaviour,
+    Continuation,
+    HandlerCache,
+    caller_key,
+    refuse,
+)
 from .status import to_status
+
+_T = TypeVar("_T")
+# Whether the RPC running on this thread still holds its admission slot.
+_slot = threading.local()
 
 # Callers remembered by the rate limiter; the least recently seen are forgotten first.
 _MAX_CALLERS = 4096
 
 
 class Admission:
-    """Counts the service RPCs in flight, refuses those beyond the limit, and drains."""
+    """Counts the service RPCs admitted (queued or running), refuses those beyond the limit,
+    and drains.
+
+    The interceptor ``check``s a call before gRPC queues it; the service executor counts it
+    (``enter``) when gRPC hands it over, and it ``leave``s once its handler is done, so at most
+    ``limit`` service RPCs ever wait or run, and a refusal never waits behind them."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -47,19 +65,22 @@ class Admission:
     def draining(self) -> bool:
         return self._draining
 
+    def check(self) -> None:
+        """Raise ServiceDraining or ResourceExhausted when a new RPC may not be taken now."""
+        if self._draining:
+            raise ServiceDraining(
+                "smtp-connector is shutting down and takes no new requests; retry on "
+                "another instance; the message was not sent"
+            )
+        if self._in_flight >= self.limit:
+            raise ResourceExhausted(
+                f"smtp-connector is already serving {self.limit} requests; retry later; "
+                "the message was not sent"
+            )
+
     def enter(self) -> None:
-        """Take a slot; raises ServiceDraining or ResourceExhausted instead of waiting."""
+        """Count an RPC admitted by ``check``."""
         with self._changed:
-            if self._draining:
-                raise ServiceDraining(
-                    "smtp-connector is shutting down and takes no new requests; retry on "
-                    "another instance; the message was not sent"
-                )
-            if self._in_flight >= self.limit:
-                raise ResourceExhausted(
-                    f"smtp-connector is already serving {self.limit} requests; retry later; "
-                    "the message was not sent"
-                )
             self._in_flight += 1
 
     def leave(self) -> None:
@@ -79,6 +100,40 @@ class Admission:
                     return False
                 self._changed.wait(remaining)
         return True
+
+
+class ServiceExecutor(ThreadPoolExecutor):
+    """The ``workers`` threads that run SmtpConnectorService RPCs, apart from the threads
+    that answer health checks (gRPC runs a handler on the executor its behaviour names in
+    ``experimental_thread_pool``). Every task is one admitted RPC: counted when queued, and
+    released by its handler as soon as the handler is done (``release``, before the response
+    goes out, so the caller's next call finds the slot free), or here when the handler never
+    ran (the call was cancelled while it waited)."""
+
+    def __init__(self, workers: int, admission: Admission) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="rpc")
+        self.admission = admission
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        self.admission.enter()
+        try:
+            return super().submit(self._run, fn, args, kwargs)
+        except BaseException:
+            self.admission.leave()
+            raise
+
+    def _run(self, fn: Callable[..., _T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _T:
+        _slot.held = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Free this thread's slot, once (the handler's own call, then the task's end)."""
+        if getattr(_slot, "held", False):
+            _slot.held = False
+            self.admission.leave()
 
 
 class RateLimiter:
@@ -152,16 +207,18 @@ class ServiceLimitsInterceptor(grpc.ServerInterceptor):
 
     def __init__(
         self,
-        admission: Admission,
+        executor: ServiceExecutor,
         rate_limiter: RateLimiter | None,
         max_payload_depth: int,
         *,
         tokens_checked: bool = False,
     ) -> None:
-        self._admission = admission
+        self._executor = executor
+        self._admission = executor.admission
         self._tokens_checked = tokens_checked
         self._rate_limiter = rate_limiter
         self._max_depth = max_payload_depth
+        self._wrapped = HandlerCache()
 
     def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
@@ -169,32 +226,38 @@ class ServiceLimitsInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or not details.method.startswith(SERVICE_PREFIX):
             return handler
-        if self._admission.draining:
-            return refuse(handler, ServiceDraining("smtp-connector is shutting down"))
-        metadata = details.invocation_metadata
+        try:
+            # Here, before gRPC queues the call: a refusal is answered by the other threads,
+            # never waiting behind the admitted calls.
+            self._admission.check()
+        except SmtpConnectorError as exc:
+            return refuse(handler, exc)
+        return self._wrapped.get(details.method, handler, self._limiting)
 
-        def limiting(behaviour: Behaviour) -> Behaviour:
-            def limited(request: Any, context: grpc.ServicerContext) -> Any:
+    def _limiting(self, method: str, behaviour: Behaviour) -> Behaviour:
+        release = self._executor.release
+
+        def limited(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
                 try:
-                    caller = caller_key(
-                        metadata, context.peer(), tokens_checked=self._tokens_checked
-                    )
-                    self._admit(request, caller)
+                    self._admit(request, context)
                 except SmtpConnectorError as exc:
                     context.abort_with_status(to_status(exc))
-                try:
-                    return behaviour(request, context)
-                finally:
-                    self._admission.leave()
+                return behaviour(request, context)
+            finally:
+                release()
 
-            return limited
+        # gRPC runs the call on this executor rather than the server's own threads.
+        limited.__dict__["experimental_thread_pool"] = self._executor
+        return limited
 
-        return wrap_handler(handler, limiting)
-
-    def _admit(self, request: Any, caller: str) -> None:
-        """Check the request against every limit; the concurrency slot is taken last, so a
-        refusal never holds one."""
+    def _admit(self, request: Any, context: grpc.ServicerContext) -> None:
+        """Check the request against the rate limit and the payload depth (the concurrency
+        slot was taken before the call was queued, and is freed whatever happens here)."""
         if self._rate_limiter is not None:
+            caller = caller_key(
+                context.invocation_metadata(), context.peer(), tokens_checked=self._tokens_checked
+            )
             wait = self._rate_limiter.take(caller)
             if wait:
                 raise ResourceExhausted(
@@ -204,4 +267,3 @@ class ServiceLimitsInterceptor(grpc.ServerInterceptor):
                     retry_after=wait,
                 )
         check_payload(request, self._max_depth)
-        self._admission.enter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
@@ -23,14 +24,40 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class _SecondCachedTime(logging.Formatter):
+    """logging's own timestamp, with the strftime part computed once a second (every RPC
+    writes log lines: strftime was a visible part of their cost)."""
+
+    _second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        whole = int(record.created)
+        second, text = self._second  # one tuple: threads see a whole pair
+        if second != whole:
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (whole, text)
+        msec_format = self.default_msec_format
+        return msec_format % (text, record.msecs) if msec_format else text
+
+
+class TextFormatter(_SecondCachedTime):
+    """The text format."""
+
+
+class JsonLineFormatter(_SecondCachedTime, JsonFormatter):
+    """One JSON object a line."""
+
+
 def make_formatter(log_format: str) -> logging.Formatter:
     """A formatter for ``text`` or ``json`` (one object a line, extra fields included)."""
     if log_format == "json":
-        return JsonFormatter(
+        return JsonLineFormatter(
             list(JSON_FIELDS),
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
-    return logging.Formatter(TEXT_FORMAT)
+    return TextFormatter(TEXT_FORMAT)
 
 
 def configure_logging(level: str, log_format: str) -> None:

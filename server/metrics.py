@@ -100,10 +100,28 @@ class Metrics:
             registry=registry,
         )
         self.pool = PoolGauges(registry)
+        # Methods are registered ones and codes a fixed set: both maps stay small.
+        self._rpc_children: dict[tuple[str, str], Any] = {}
+        self.send_children: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def send_metrics(self, outcome: str, code: int) -> tuple[Any, Any]:
+        """The send-time histogram and reply counter children of an outcome and reply code."""
+        children = self.send_children.get((outcome, code))
+        if children is None:
+            children = self.send_children[outcome, code] = (
+                self.smtp_send_seconds.labels(outcome=outcome),
+                self.smtp_replies.labels(code=str(code) if code else "none"),
+            )
+        return children
 
     def observe_rpc(self, method: str, code: str, reason: str) -> None:
         """Count one finished RPC; a template failure is also counted on its own."""
-        self.rpcs.labels(method=method, code=code).inc()
+        # The labelled child is looked up once per (method, code): labels() takes a lock and
+        # builds its key at every call.
+        child = self._rpc_children.get((method, code))
+        if child is None:
+            child = self._rpc_children[method, code] = self.rpcs.labels(method=method, code=code)
+        child.inc()
         if reason in TEMPLATE_REASONS:
             self.template_errors.labels(reason=reason).inc()
 
@@ -152,8 +170,9 @@ class MeteredTransport:
 
     def _record(self, start: float, outcome: str, code: int) -> None:
         elapsed = time.perf_counter() - start
-        self._metrics.smtp_send_seconds.labels(outcome=outcome).observe(elapsed)
-        self._metrics.smtp_replies.labels(code=str(code) if code else "none").inc()
+        seconds, replies = self._metrics.send_metrics(outcome, code)
+        seconds.observe(elapsed)
+        replies.inc()
 
     def close(self) -> None:
         self._inner.close()

@@ -13,6 +13,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CommaList = Annotated[list[str], NoDecode]
 
 
+# The default admission limit per worker thread: at about 1 ms a send, 256 calls waiting for
+# 4 workers are served within tens of milliseconds; a caller's deadline bounds the wait with a
+# slow provider. Enough for 128 calls in flight from one client without refusals.
+_RPCS_PER_WORKER = 64
+
+
 class Settings(BaseSettings):
     """Everything the server is told at start-up."""
 
@@ -25,7 +31,10 @@ class Settings(BaseSettings):
     )
     config: Path | None = Field(default=None, description="the connector config JSON file")
     workers: int = Field(
-        default=4, ge=1, le=256, description="threads serving RPCs (2 more answer health checks)"
+        default=4,
+        ge=1,
+        le=256,
+        description="threads running service RPCs (2 more answer health checks and refusals)",
     )
     processes: int = Field(
         default=1,
@@ -114,7 +123,10 @@ class Settings(BaseSettings):
         default=8, ge=1, le=64, description="deepest nesting of a SendMessage payload"
     )
     max_concurrent_rpcs: int = Field(
-        default=0, ge=0, description="service RPCs at once, beyond: RESOURCE_EXHAUSTED; 0 = workers"
+        default=0,
+        ge=0,
+        description="service RPCs running or waiting for a worker at once, beyond: "
+        "RESOURCE_EXHAUSTED; 0 = 64 x workers",
     )
     rate_limit: float = Field(
         default=0.0, ge=0, description="RPCs per second per caller (token bucket); 0 = off"
@@ -159,8 +171,8 @@ class Settings(BaseSettings):
         return self
 
     def concurrency(self) -> int:
-        """How many service RPCs run at once."""
-        return self.max_concurrent_rpcs or self.workers
+        """How many service RPCs may run or wait for a worker at once."""
+        return self.max_concurrent_rpcs or _RPCS_PER_WORKER * self.workers
 
     def auth_token_list(self) -> list[str]:
         """Every accepted bearer token, from the variable and the file; empty = no auth."""

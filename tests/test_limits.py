@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client._requests import to_struct
-from smtp_connector.client.errors import InvalidRequestError, ResourceExhaustedError
+from smtp_connector.client.errors import (
+    InvalidRequestError,
+    ResourceExhaustedError,
+    SmtpConnectorError,
+)
 from smtp_connector.server.app import create_server
 from smtp_connector.server.errors import InvalidRequest
 from smtp_connector.server.limits import RateLimiter, payload_depth
@@ -65,7 +70,7 @@ def test_a_server_config_with_a_template_over_the_limit_is_refused(tmp_path: Pat
     assert raised.value.violations[0].field == "templates[0]"
 
 
-def test_rpcs_beyond_the_concurrency_limit_are_refused_not_queued(
+def test_rpcs_beyond_the_concurrency_limit_are_refused_at_once(
     smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
     slow = SlowData(smtp_server, 1.0)
@@ -92,6 +97,77 @@ def test_rpcs_beyond_the_concurrency_limit_are_refused_not_queued(
         sender.join(10)
         assert results[0].smtp_code == 250
         # The slot is free again.
+        client.send_message("c@example.com", "Generic", {"code": 3})
+    assert [r.rcpt_tos for r in smtp_server.received] == [["a@example.com"], ["c@example.com"]]
+
+
+def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_calls_wait_for_a_worker_up_to_the_limit_and_health_checks_still_answer(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    slow = SlowData(smtp_server, 1.0)
+    results: list[Any] = []
+    config = make_config(smtp_server.port)
+    with (
+        started_service(tmp_path, config, workers=1, max_concurrent_rpcs=3) as service,
+        SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client,
+    ):
+        senders = [
+            threading.Thread(
+                target=lambda to=to: results.append(client.send_message(to, "Generic", {"code": 1}))
+            )
+            for to in ("a@example.com", "b@example.com", "c@example.com")
+        ]
+        for sender in senders:
+            sender.start()
+        slow.wait_for(1)
+        # One call sends on the only worker, two wait for it: the limit is reached.
+        _wait_until(lambda: service.admission.in_flight == 3)
+        started = time.monotonic()
+        with pytest.raises(ResourceExhaustedError) as raised:
+            client.send_message("d@example.com", "Generic", {"code": 2})
+        assert raised.value.reason == "TOO_MANY_REQUESTS"
+        # Health checks run on threads of their own: no queue of sends delays them.
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub: Any = health_pb2_grpc.HealthStub(channel)
+            assert stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status == 1
+        assert time.monotonic() - started < 0.9, "the refusal and the check did not wait"
+        for sender in senders:
+            sender.join(20)
+        assert sorted(r.smtp_code for r in results) == [250, 250, 250]
+    assert service.admission.in_flight == 0
+    assert len(smtp_server.received) == 3
+
+
+def test_a_call_cancelled_while_it_waits_frees_its_place(
+    smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    slow = SlowData(smtp_server, 1.0)
+    config = make_config(smtp_server.port)
+    with (
+        started_service(tmp_path, config, workers=1, max_concurrent_rpcs=2) as service,
+        SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client,
+    ):
+        sender = threading.Thread(
+            target=lambda: client.send_message("a@example.com", "Generic", {"code": 1})
+        )
+        sender.start()
+        slow.wait_for(1)
+        with (
+            SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=0.3) as impatient,
+            pytest.raises(SmtpConnectorError) as raised,
+        ):
+            impatient.send_message("b@example.com", "Generic", {"code": 2})
+        assert raised.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+        sender.join(20)
+        # The cancelled call never ran, and its place is free again.
+        _wait_until(lambda: service.admission.in_flight == 0)
         client.send_message("c@example.com", "Generic", {"code": 3})
     assert [r.rcpt_tos for r in smtp_server.received] == [["a@example.com"], ["c@example.com"]]
 

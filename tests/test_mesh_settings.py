@@ -32,7 +32,7 @@ def test_defaults_are_safe() -> None:
     assert settings.inline_allowed_networks == []
     assert settings.auth_token_list() == []
     assert settings.reflection
-    assert settings.concurrency() == settings.workers
+    assert settings.concurrency() == 64 * settings.workers
 
 
 def test_tokens_come_from_the_environment_and_a_file(

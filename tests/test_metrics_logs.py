@@ -90,15 +90,15 @@ def test_json_logs_carry_the_request_id_returned_to_the_caller(
                 to="a@example.com", usage_type="Generic", payload=to_struct({"code": 1})
             )
             _, call = stub.SendMessage.with_call(request, timeout=10)
-            generated = dict(call.initial_metadata())["x-request-id"]
+            generated = dict(call.trailing_metadata())["x-request-id"]
             _, call = stub.SendMessage.with_call(
                 request, timeout=10, metadata=[("x-request-id", "caller-chosen-42")]
             )
-            chosen = dict(call.initial_metadata())["x-request-id"]
+            chosen = dict(call.trailing_metadata())["x-request-id"]
             with pytest.raises(grpc.RpcError) as failed:
                 stub.SendMessage(pb.SendMessageRequest(to="x@example.com"), timeout=10)
             failed_call: Any = failed.value  # a grpc.Call too
-            failed_id = dict(failed_call.initial_metadata())["x-request-id"]
+            failed_id = dict(failed_call.trailing_metadata())["x-request-id"]
         with SmtpConnectorClient(server.address, timeout=10) as client:
             with pytest.raises(SmtpConnectorError) as typed:
                 client.send_message("", "Generic")
