@@ -13,12 +13,12 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from pathlib import Path
 
-import grpc
 import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.cli import main
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.process import ServerProcess
 from tests.support.smtp import SmtpServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,56 +78,30 @@ def test_unreachable_service_is_a_clean_error(capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in capsys.readouterr().err
 
 
-def _wait_ready(target: str, process: subprocess.Popen[bytes]) -> None:
-    channel = grpc.insecure_channel(target)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=20)
-    except grpc.FutureTimeoutError:
-        process.kill()
-        raise AssertionError(f"server did not start: {process.communicate()}") from None
-    finally:
-        channel.close()
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
     """`smtp-connector serve` with the README's dev config and mailbox, on free ports."""
-    mailbox_port, grpc_port = free_port(), free_port()
+    mailbox_port = free_port()
     config = json.loads((ROOT / "examples" / "dev-config.json").read_text(encoding="utf-8"))
     config["port"] = mailbox_port
     config_path = tmp_path / "dev-config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
     mailbox = tmp_path / "mailbox"
-    target = f"127.0.0.1:{grpc_port}"
-    process = subprocess.Popen(
-        [
-            *CLI,
-            "serve",
-            "--config",
-            str(config_path),
-            "--address",
-            target,
-            "--dev-mailbox",
-            str(mailbox),
-            "--dev-mailbox-address",
-            f"127.0.0.1:{mailbox_port}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_ready(target, process)
-        yield process, target, mailbox
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    with ServerProcess(
+        tmp_path,
+        "--config",
+        str(config_path),
+        "--dev-mailbox",
+        str(mailbox),
+        "--dev-mailbox-address",
+        f"127.0.0.1:{mailbox_port}",
+    ) as server:
+        yield server, mailbox
 
 
-def test_serve_dev_mailbox_send_and_sigterm(
-    served: tuple[subprocess.Popen[bytes], str, Path],
-) -> None:
-    process, target, mailbox = served
+def test_serve_dev_mailbox_send_and_sigterm(served: tuple[ServerProcess, Path]) -> None:
+    server, mailbox = served
+    target = server.address
     sent = subprocess.run(
         [
             *CLI,
@@ -152,11 +126,10 @@ def test_serve_dev_mailbox_send_and_sigterm(
     assert "246810" in message.get_body().get_content()  # type: ignore[union-attr]
     assert message["Message-ID"] in sent.stdout
 
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=20)
-    assert process.returncode == 0
-    assert b"received SIGTERM" in output
-    assert b"smtp-connector stopped" in output
+    server.signal(signal.SIGTERM)
+    assert server.wait(20) == 0
+    assert "received SIGTERM" in server.logs()
+    assert "smtp-connector stopped" in server.logs()
 
 
 def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
@@ -194,27 +167,12 @@ def test_password_from_file_reaches_the_smtp_server(tmp_path: Path) -> None:
         )
         secret = tmp_path / "password"
         secret.write_text("from-a-file\n", encoding="utf-8")
-        target = f"127.0.0.1:{free_port()}"
-        process = subprocess.Popen(
-            [
-                *CLI,
-                "serve",
-                "--config",
-                str(config_path),
-                "--address",
-                target,
-                "--smtp-password-file",
-                str(secret),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_ready(target, process)
-            with SmtpConnectorClient(target) as client:
+        with ServerProcess(
+            tmp_path, "--config", str(config_path), "--smtp-password-file", str(secret)
+        ) as server:
+            with SmtpConnectorClient(server.address) as client:
                 client.send_message("u@example.org", "Generic", {"code": "1"})
-        finally:
-            process.terminate()
-            output, _ = process.communicate(timeout=20)
+            server.stop()
+            output = server.logs()
         assert len(smtp.received) == 1
-        assert b"from-a-file" not in output
+        assert "from-a-file" not in output
