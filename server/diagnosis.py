@@ -161,7 +161,7 @@ def run_connection_test(
 
 def _resolve(settings: ConnectionSettings, deadline: Deadline) -> Found:
     try:
-        infos = resolver.resolve(
+        addresses = resolver.addresses(
             settings.host, settings.port, deadline.timeout(settings.connect_timeout)
         )
     except TimeoutError as exc:
@@ -176,7 +176,6 @@ def _resolve(settings: ConnectionSettings, deadline: Deadline) -> Found:
             stage=RESOLVE,
             reason=Reason.SMTP_CONNECT_FAILED,
         ) from exc
-    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     return Found(f"{settings.host} has {', '.join(addresses)}", addresses=addresses)
 
 

@@ -32,10 +32,9 @@ RESOLVE_TIMEOUT = 10.0
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to, in the resolver's order."""
     try:
-        infos = resolver.resolve(host, port, RESOLVE_TIMEOUT)
+        return list(resolver.addresses(host, port, RESOLVE_TIMEOUT))
     except (OSError, UnicodeError):
         return []
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def is_public(address: IPAddress) -> bool:

@@ -37,6 +37,11 @@ def resolve(host: str, port: int, timeout: float) -> Sequence[AddressInfo]:
         raise TimeoutError(f"looking up '{host}' took longer than {timeout:.1f} s") from None
 
 
+def addresses(host: str, port: int, timeout: float) -> tuple[str, ...]:
+    """``host``'s distinct addresses in the resolver's order (``resolve``'s errors)."""
+    return tuple(dict.fromkeys(str(info[4][0]) for info in resolve(host, port, timeout)))
+
+
 def connect(host: str, port: int, timeout: float) -> socket.socket:
     """A TCP connection to the first of ``host``'s addresses that answers, as
     ``socket.create_connection`` does, with the name lookup bounded by ``timeout`` too."""
