@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.headerregistry import Address
 from typing import Any
 
 from pydantic import SecretStr
@@ -31,23 +32,21 @@ class LoadedConfig:
 
     config: SmtpConfig
     templates: TemplateSet
-    headers: MessageHeaders | None  # None while fromEmail is not an address
+    # The headers every message carries, or why fromEmail is not an address.
+    headers: MessageHeaders | str
     connection: ConnectionSettings
     dkim: DkimSigner | None = None
+    envelope_from: Address | None = None  # MAIL FROM when it differs from the From header
 
     def sender_headers(self) -> MessageHeaders:
         """The headers every message carries; InvalidSender while ``fromEmail`` is not an
         address (the config loads, and can be tested, but sends nothing)."""
-        if self.headers is None:
-            try:
-                self.config.sender()
-            except ValueError as exc:
-                raise InvalidSender(
-                    f"fromEmail: {exc}; set it to a sender your SMTP provider accepts "
-                    "(often a verified address); the message was not sent",
-                    violations=(FieldViolation("fromEmail", str(exc)),),
-                ) from None
-            raise AssertionError("headers are missing although fromEmail parses")
+        if isinstance(self.headers, str):
+            raise InvalidSender(
+                f"fromEmail: {self.headers}; set it to a sender your SMTP provider accepts "
+                "(often a verified address); the message was not sent",
+                violations=(FieldViolation("fromEmail", self.headers),),
+            )
         return self.headers
 
 
@@ -68,16 +67,18 @@ def compile_config(
         config = _with_password(config, password)
     reply_to = config.reply_to
     try:
-        headers: MessageHeaders | None = MessageHeaders(
+        headers: MessageHeaders | str = MessageHeaders(
             sender=config.sender(),
             reply_to=None if reply_to is None else parse_mailbox(reply_to),
             custom=dict(config.custom_headers),
         )
-    except ValueError:
-        headers = None  # a placeholder fromEmail: sends say so (sender_headers)
+    except ValueError as exc:
+        headers = str(exc)  # a placeholder fromEmail: sends say so (sender_headers)
+    bounce_to = config.envelope_from
     return LoadedConfig(
         config=config,
         templates=TemplateSet(config.templates, config.default_locale),
+        envelope_from=parse_mailbox(bounce_to) if bounce_to else None,
         headers=headers,
         connection=connection_settings(config),
         dkim=signer_for(config.dkim, key_access),
@@ -195,8 +196,7 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
     rendered = template.render(request.payload)
     headers = headers_for(rendered, loaded.sender_headers())
     sender = headers.sender
-    bounce_to = loaded.config.envelope_from
-    envelope_sender = parse_mailbox(bounce_to) if bounce_to else sender
+    envelope_sender = loaded.envelope_from or sender
     # A non-ASCII local part can only travel with SMTPUTF8; IDN domains are already ASCII.
     utf8 = not all(a.username.isascii() for a in (recipient, sender, envelope_sender))
     message = build_message(rendered, headers=headers, recipient=recipient, utf8=utf8)
