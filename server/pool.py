@@ -1,11 +1,14 @@
 """The connection pool: a transport that keeps authenticated SMTP sessions open for reuse.
 
 One ``PooledTransport`` serves one ``ConnectionSettings``. It holds at most
-``max_connections`` sessions (idle or busy), sends at most ``max_messages`` messages on each,
-says RSET before every reuse and closes sessions left idle for ``idle_timeout`` seconds. A
-session that fails is discarded, never returned. A reused session that the server closed while
-it sat idle is replaced transparently, and only while that is safe: when RSET or MAIL FROM
-found it dead. Once MAIL FROM was accepted nothing is retried, so a message is never sent twice.
+``max_connections`` sessions (idle or busy), sends at most ``max_messages`` messages on each
+and closes sessions left idle for ``idle_timeout`` seconds. A session goes back to the pool only
+after a transaction that ended cleanly (the server's 2xx to the end of DATA ends it and resets
+the server's state, RFC 5321 section 4.1.1.4), so a reuse starts with MAIL FROM: no RSET, one
+round trip less a message. A session that fails is discarded, never returned. A reused session
+that the server closed while it sat idle is replaced transparently, and only while that is
+safe: when MAIL FROM found it dead (the connection lost, or 421). Once MAIL FROM was accepted
+nothing is retried, so a message is never sent twice.
 
 The lock guards only the bookkeeping (idle list, counts); every network step runs outside it.
 """
@@ -23,7 +26,6 @@ from .deadline import Deadline
 from .errors import DeadlineExceeded, Reason, SmtpError, SmtpUnavailable
 from .transport import (
     MAIL,
-    RSET,
     ConnectionSettings,
     Envelope,
     SendReceipt,
@@ -110,8 +112,6 @@ class PooledTransport:
             session = pooled.session
             session.deadline = deadline
             try:
-                if reused:
-                    session.rset()
                 receipt = deliver(session, envelope, data)
             except SmtpError as exc:
                 self._discard(pooled)
@@ -267,8 +267,9 @@ class PooledTransport:
 
 def _server_closed_it(exc: SmtpError) -> bool:
     """Whether a failure on a reused session means the server had dropped it while idle, at a
-    point where nothing of the message was accepted yet (RSET, or MAIL FROM refused)."""
-    if exc.stage not in (RSET, MAIL):
+    point where nothing of the message was accepted yet (MAIL FROM, the first command of a
+    reuse)."""
+    if exc.stage != MAIL:
         return False
     return exc.reason is Reason.SMTP_CONNECTION_LOST or exc.smtp_code == 421
 

@@ -367,7 +367,7 @@ def test_server_closes_idle_pooled_connections(
 ) -> None:
     # The server drops connections idle for 0.2 s (silently, or saying 421 as Postfix does)
     # while the pool would keep them 30 s: each next send finds its pooled connection dead
-    # at RSET, replaces it and sends exactly once.
+    # at MAIL FROM, replaces it and sends exactly once.
     faulty.fault = Fault(idle_close=0.2, idle_reply=farewell)
     client = connector(start_service, faulty.port)
     for sent in range(1, 4):
