@@ -17,7 +17,7 @@ import trustme
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.errors import DeliveryUnknown
+from smtp_connector.server.errors import DeliveryUnknown, SmtpRejected
 from smtp_connector.server.transport import (
     ConnectionSettings,
     Envelope,
@@ -39,10 +39,12 @@ FAST = {"connectionTimeout": 1000, "greetingTimeout": 1000, "socketTimeout": 100
 CALL_TIMEOUT = 5.0
 
 
-@pytest.fixture
-def faulty() -> Iterator[FaultServer]:
-    """A fault server on a free loopback port; well-behaved until a test sets a fault."""
-    with FaultServer() as server:
+@pytest.fixture(params=[False, True], ids=["stepwise", "pipelined"])
+def faulty(request: pytest.FixtureRequest) -> Iterator[FaultServer]:
+    """A fault server on a free loopback port; well-behaved until a test sets a fault. Every
+    scenario runs twice: the server offers PIPELINING (the client then writes MAIL FROM, RCPT
+    TO and DATA at once) or it does not (a command at a time)."""
+    with FaultServer(pipelining=request.param) as server:
         yield server
 
 
@@ -359,6 +361,8 @@ def test_the_pool_reuses_connections(faulty: FaultServer, start_service: ServerF
         client.send_message("user@example.com", "Register", PAYLOAD)
     assert faulty.connections == 1
     assert len(faulty.delivered) == 3
+    # The envelope goes in one write exactly when the server offers PIPELINING.
+    assert faulty.pipelined_batches == (3 if faulty.pipelining else 0)
 
 
 @pytest.mark.parametrize("farewell", [None, "421 4.4.2 fault.example timeout exceeded"])
@@ -436,7 +440,7 @@ def test_deadline_running_out_right_after_the_message_is_unknown(faulty: FaultSe
     # the reply is over, but the message is out, so the outcome is unknown, never "not sent".
     # (A real peer cannot time this exactly, hence the session whose clock jumps.)
     class LateSession(SmtpSession):
-        def data(self, data: bytes) -> Reply:
+        def content(self, data: bytes) -> Reply:
             real_send = self._smtp.send
 
             def send_then_expire(payload: Any) -> None:
@@ -445,7 +449,7 @@ def test_deadline_running_out_right_after_the_message_is_unknown(faulty: FaultSe
                     self.deadline = Deadline(time.monotonic() - 1)  # the message is out
 
             self._smtp.send = send_then_expire  # type: ignore[method-assign,assignment]
-            return super().data(data)
+            return super().content(data)
 
     settings = ConnectionSettings("127.0.0.1", faulty.port, tls_mode=TlsMode.NONE)
     session = LateSession(settings, create_ssl_context(settings), Deadline.after(5))
@@ -455,3 +459,32 @@ def test_deadline_running_out_right_after_the_message_is_unknown(faulty: FaultSe
         session.ehlo()
         with pytest.raises(DeliveryUnknown):
             deliver(session, Envelope("a@example.com", ("b@example.com",)), b"Subject: x\r\n\r\nx")
+
+
+def open_test_session(server: FaultServer) -> SmtpSession:
+    settings = ConnectionSettings("127.0.0.1", server.port, tls_mode=TlsMode.NONE)
+    session = SmtpSession(settings, create_ssl_context(settings), Deadline.after(5))
+    session.connect()
+    session.greeting()
+    session.ehlo()
+    return session
+
+
+def test_refused_recipients_are_left_out(faulty: FaultServer) -> None:
+    faulty.fault = Fault(refused_recipients=("nobody@example.com",))
+    recipients = ("a@example.com", "nobody@example.com", "b@example.com")
+    with open_test_session(faulty) as session:
+        receipt = deliver(session, Envelope("s@example.com", recipients), b"Subject: x\r\n\r\nx")
+    assert receipt.accepted_recipients == ("a@example.com", "b@example.com")
+    assert len(faulty.delivered) == 1
+    assert faulty.pipelined_batches == int(faulty.pipelining)
+
+
+def test_every_recipient_refused_names_them_all(faulty: FaultServer) -> None:
+    refused = ("nobody@example.com", "ghost@example.com")
+    faulty.fault = Fault(refused_recipients=refused)
+    with open_test_session(faulty) as session, pytest.raises(SmtpRejected) as caught:
+        deliver(session, Envelope("s@example.com", refused), b"Subject: x\r\n\r\nx")
+    assert caught.value.stage == "rcpt"
+    assert caught.value.metadata["refused_recipients"] == ",".join(refused)
+    assert faulty.delivered == []

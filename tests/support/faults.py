@@ -33,6 +33,7 @@ class Fault:
     idle_close: float | None = None  # close a connection idle this many seconds
     idle_reply: str | None = None  # with idle_close: say this first (Postfix: 421 4.4.2)
     data_delay: float = 0.0  # seconds to think before answering the end of DATA
+    refused_recipients: tuple[str, ...] = ()  # RCPT TO these gets 550 5.1.1
 
 
 class _Connection:
@@ -109,9 +110,15 @@ class _Connection:
                 if not self._starttls():
                     return
             elif verb == "MAIL":
+                if self.buffer.rstrip().upper().endswith(b"DATA"):
+                    self.server.count_batch()  # the envelope came in one write, DATA last
                 have_sender = self._reply(MAIL, "250 2.1.0 OK")
             elif verb == "RCPT" and not have_sender:
                 self.send("503 5.5.1 need MAIL first")
+            elif verb == "RCPT" and any(
+                f"<{address}>".encode() in line for address in self.fault.refused_recipients
+            ):
+                self.send("550 5.1.1 no such user")
             elif verb == "RCPT":
                 recipients += self._reply(RCPT, "250 2.1.5 OK")
             elif verb == "DATA":
@@ -143,6 +150,8 @@ class _Connection:
             self.send("250 fault.example")
             return
         lines = ["fault.example", "8BITMIME", "SMTPUTF8", "SIZE 33554432"]
+        if self.server.pipelining:
+            lines.insert(1, "PIPELINING")
         if self.server.tls_context is not None and not isinstance(self.sock, ssl.SSLSocket):
             lines.append("STARTTLS")
         for line in lines[:-1]:
@@ -207,14 +216,17 @@ class FaultServer:
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: ssl.SSLContext | None = None,
         receive_buffer: int | None = None,
+        pipelining: bool = False,
     ) -> None:
         self.port = port or free_port()
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.receive_buffer = receive_buffer
+        self.pipelining = pipelining  # offer PIPELINING (RFC 2920) in the EHLO reply
         self.fault = Fault()
         self.delivered: list[bytes] = []
         self.connections = 0
+        self.pipelined_batches = 0  # MAIL FROM read with its RCPTs and DATA already behind it
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._open: set[_Connection] = set()
@@ -223,6 +235,10 @@ class FaultServer:
     def accept_message(self, message: bytes) -> None:
         with self._lock:
             self.delivered.append(message)
+
+    def count_batch(self) -> None:
+        with self._lock:
+            self.pipelined_batches += 1
 
     @property
     def open_connections(self) -> int:
