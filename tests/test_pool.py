@@ -1,5 +1,6 @@
-"""The connection pool against a real aiosmtpd server: reuse, limits, idle close, no RSET between messages,
-discarding failed sessions, replacing sessions the server closed, never retrying after DATA."""
+"""The connection pool against a real aiosmtpd server: reuse, limits, idle close, no RSET
+between messages, discarding failed sessions, replacing sessions the server closed, never
+retrying after DATA."""
 
 from __future__ import annotations
 
