@@ -155,7 +155,7 @@ def create_ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
 
 def _dot_stuffed(data: bytes) -> bytes:
     """The DATA payload: leading dots doubled, ended by CRLF.CRLF (RFC 5321 4.5.2)."""
-    stuffed = _LEADING_DOT.sub(b"..", data)
+    stuffed = _LEADING_DOT.sub(b"..", data) if data[:1] == b"." or b"\n." in data else data
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed + b".\r\n"
