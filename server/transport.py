@@ -564,7 +564,9 @@ class SmtpSession:
         sock = getattr(self._smtp, "sock", None)
         try:
             if sock is not None:
-                sock.settimeout(self.deadline.timeout(timeout or settings.socket_timeout))
+                bound = self.deadline.timeout(timeout or settings.socket_timeout)
+                if sock.gettimeout() != bound:  # settimeout is a system call (FIONBIO)
+                    sock.settimeout(bound)
                 self._bound_reader(sock)
             yield
         except DeadlineExceeded:
