@@ -72,6 +72,7 @@ class Plan:
     seconds: float
     concurrencies: tuple[int, ...] = (1, 32, 128)
     processes: tuple[int, ...] = (1,)
+    workers: tuple[int, ...] = (0,)  # 0: the service's default
     smtp_source: int = 0
     warmup: int = 300
     repeats: int = 1
@@ -601,6 +602,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         return Plan(
             seconds=2.5,
             processes=tuple(args.processes),
+            workers=tuple(args.workers),
             smtp_source=40000,
             warmup=200,
         )
@@ -608,6 +610,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         seconds=6.0,
         repeats=3,
         processes=tuple(args.processes),
+        workers=tuple(args.workers),
         smtp_source=200000,
         warmup=1000,
     )
@@ -629,6 +632,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         default=[1, 2],
         help="server process counts to measure (SMTP_CONNECTOR_PROCESSES) [1 2]",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="worker thread counts to measure (--workers; 0 = the service's default) [0]",
     )
     parser.add_argument("--no-baselines", action="store_true", help="measure the service only")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="report folder")
@@ -661,7 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench.relay()
             bench.say("service:")
             for processes in plan.processes:
-                bench.service_rows(None, processes)
+                for workers in plan.workers:
+                    bench.service_rows(workers or None, processes)
             if args.profile:
                 bench.say("profile:")
                 bench.profile()

@@ -33,3 +33,15 @@ def test_dry_run_prints_the_plan() -> None:
     plan = json.loads(done.stdout)
     assert plan["concurrencies"] == [1, 32, 128]
     assert plan["seconds"] < 5
+    assert plan["workers"] == [0]  # the service's own default unless asked
+
+
+def test_dry_run_takes_worker_counts() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench.py"), "--dry-run", "--workers", "2", "4"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["workers"] == [2, 4]
