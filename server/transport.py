@@ -13,7 +13,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -440,7 +440,7 @@ class SmtpSession:
 
     def pipelined_envelope(self, envelope: Envelope) -> tuple[list[str], list[SmtpError]]:
         """MAIL FROM, every RCPT TO and DATA written at once (PIPELINING, RFC 2920), then
-        their replies read in order: one round trip instead of two or more. Returns the
+        their replies read in order: one round trip instead of three or more. Returns the
         accepted recipients and the refusals, the server waiting for the message (354).
         Raises when MAIL FROM or DATA is refused or no recipient was accepted; the replies
         still unread then leave the session unusable, and it is discarded as after any
@@ -452,24 +452,19 @@ class SmtpSession:
             smtp.send(b"".join(lines) + b"DATA\r\n")
             code, text = smtp.getreply()
         self._mail_reply(code, text)
-        accepted: list[str] = []
-        refused: list[SmtpError] = []
-        for recipient in envelope.recipients:
-            with self._translate(RCPT):
-                code, text = smtp.getreply()
-            try:
-                self._rcpt_reply(recipient, code, text)
-            except RecipientRefused as exc:
-                refused.append(exc)
-            else:
-                accepted.append(recipient)
-        if not accepted:
-            # The server refuses DATA too (RFC 2920 3.1); its 5xx adds nothing.
-            raise _all_refused(refused)
+        # With no recipient accepted the server refuses DATA too (RFC 2920 3.1): the refusals
+        # are the error, its 5xx to DATA adds nothing.
+        accepted, refused = _sort_recipients(envelope.recipients, self._next_rcpt_reply)
         with self._translate(DATA):
             code, text = smtp.getreply()
         self._go_ahead(code, text)
         return accepted, refused
+
+    def _next_rcpt_reply(self, recipient: str) -> Reply:
+        """The next pipelined reply, to RCPT TO ``recipient``."""
+        with self._translate(RCPT):
+            code, text = self._smtp.getreply()
+        return self._rcpt_reply(recipient, code, text)
 
     def content(self, data: bytes) -> Reply:
         """The message and the end of data, once the server said 354. Once the whole
@@ -705,16 +700,7 @@ def deliver(session: SmtpSession, envelope: Envelope, data: bytes) -> SendReceip
         reply = session.content(data)
     else:
         session.mail(envelope)
-        accepted, refused = [], []
-        for recipient in envelope.recipients:
-            try:
-                session.rcpt(recipient)
-            except RecipientRefused as exc:
-                refused.append(exc)
-            else:
-                accepted.append(recipient)
-        if not accepted:
-            raise _all_refused(refused)
+        accepted, refused = _sort_recipients(envelope.recipients, session.rcpt)
         reply = session.data(data)
     for refusal in refused:
         log.warning(
@@ -725,13 +711,28 @@ def deliver(session: SmtpSession, envelope: Envelope, data: bytes) -> SendReceip
     return SendReceipt(reply.code, reply.text, tuple(accepted))
 
 
-def _all_refused(refused: list[SmtpError]) -> SmtpError:
-    """The error when the server refused every recipient: the first refusal, naming them all."""
-    first = refused[0]
-    first.metadata["refused_recipients"] = ",".join(
-        refusal.metadata["refused_recipients"] for refusal in refused
-    )
-    return first
+def _sort_recipients(
+    recipients: Sequence[str], rcpt: Callable[[str], Reply]
+) -> tuple[list[str], list[SmtpError]]:
+    """Each recipient's RCPT TO outcome through ``rcpt`` (which raises RecipientRefused for a
+    refusal): the accepted ones and the refusals. When the server refused them all, raises
+    the first refusal, naming them all."""
+    accepted: list[str] = []
+    refused: list[SmtpError] = []
+    for recipient in recipients:
+        try:
+            rcpt(recipient)
+        except RecipientRefused as exc:
+            refused.append(exc)
+        else:
+            accepted.append(recipient)
+    if not accepted:
+        first = refused[0]
+        first.metadata["refused_recipients"] = ",".join(
+            refusal.metadata["refused_recipients"] for refusal in refused
+        )
+        raise first
+    return accepted, refused
 
 
 def _needs_smtputf8(settings: ConnectionSettings, envelope: Envelope) -> InvalidRequest:
