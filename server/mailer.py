@@ -128,6 +128,7 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
         pool=config.pool,
         max_connections=config.max_connections,
         max_messages=config.max_messages,
+        pipelining=config.pipelining,
     )
 
 

@@ -90,6 +90,8 @@ class ConnectionSettings:
     pool: bool | None = None
     max_connections: int | None = None
     max_messages: int | None = None
+    # Pipeline the envelope when the server offers PIPELINING (the config's `pipelining`).
+    pipelining: bool = True
 
     @property
     def address(self) -> str:
@@ -695,7 +697,7 @@ def deliver(session: SmtpSession, envelope: Envelope, data: bytes) -> SendReceip
     log); when it refuses them all, the error names them."""
     if envelope.smtputf8 and not session.offers("smtputf8"):
         raise _needs_smtputf8(session.settings, envelope)
-    if session.offers("pipelining"):
+    if session.settings.pipelining and session.offers("pipelining"):
         accepted, refused = session.pipelined_envelope(envelope)
         reply = session.content(data)
     else:

@@ -365,6 +365,15 @@ def test_the_pool_reuses_connections(faulty: FaultServer, start_service: ServerF
     assert faulty.pipelined_batches == (3 if faulty.pipelining else 0)
 
 
+def test_a_config_can_turn_pipelining_off(start_service: ServerFactory) -> None:
+    with FaultServer(pipelining=True) as server:
+        client = connector(start_service, server.port, pipelining=False)
+        for _ in range(2):
+            good_send(client, within=2)
+        assert len(server.delivered) == 2
+        assert server.pipelined_batches == 0  # a command at a time, though it was offered
+
+
 @pytest.mark.parametrize("farewell", [None, "421 4.4.2 fault.example timeout exceeded"])
 def test_server_closes_idle_pooled_connections(
     faulty: FaultServer, start_service: ServerFactory, farewell: str | None
