@@ -312,10 +312,10 @@ class SmtpConfig(_Model):
     # others narrow the server's pool limits for this config.
     pool: bool | None = None
     max_connections: int | None = Field(default=None, ge=1, le=100)
+    max_messages: int | None = Field(default=None, ge=1)
     # Ours: `pipelining: false` sends a command at a time to a server that offers PIPELINING
     # (RFC 2920) but mishandles it.
     pipelining: bool = True
-    max_messages: int | None = Field(default=None, ge=1)
     # Accepted because Logto passes them to nodemailer; they change nothing here.
     dns_timeout: int | None = None
     local_address: str | None = None
