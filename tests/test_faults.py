@@ -460,19 +460,14 @@ def test_deadline_running_out_right_after_the_message_is_unknown(faulty: FaultSe
             self._smtp.send = send_then_expire  # type: ignore[method-assign,assignment]
             return super().content(data)
 
-    settings = ConnectionSettings("127.0.0.1", faulty.port, tls_mode=TlsMode.NONE)
-    session = LateSession(settings, create_ssl_context(settings), Deadline.after(5))
-    with session:
-        session.connect()
-        session.greeting()
-        session.ehlo()
-        with pytest.raises(DeliveryUnknown):
-            deliver(session, Envelope("a@example.com", ("b@example.com",)), b"Subject: x\r\n\r\nx")
+    with open_test_session(faulty, LateSession) as session, pytest.raises(DeliveryUnknown):
+        deliver(session, Envelope("a@example.com", ("b@example.com",)), b"Subject: x\r\n\r\nx")
 
 
-def open_test_session(server: FaultServer) -> SmtpSession:
+def open_test_session(server: FaultServer, kind: type[SmtpSession] = SmtpSession) -> SmtpSession:
+    """A session with ``server``, greeted and past EHLO, ready for a transaction."""
     settings = ConnectionSettings("127.0.0.1", server.port, tls_mode=TlsMode.NONE)
-    session = SmtpSession(settings, create_ssl_context(settings), Deadline.after(5))
+    session = kind(settings, create_ssl_context(settings), Deadline.after(5))
     session.connect()
     session.greeting()
     session.ehlo()
