@@ -49,7 +49,6 @@ _CERT_HAS_EXPIRED = 10  # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED
 # Stage names, as reported in errors and connection tests.
 CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
 MAIL, RCPT, DATA, END_OF_DATA, QUIT = "mail", "rcpt", "data", "end_of_data", "quit"
-RSET = "rset"
 # What smtplib's login() speaks, in its order of preference.
 _PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
 
@@ -410,16 +409,6 @@ class SmtpSession:
         with self._translate(AUTH):
             code, text = self._smtp.auth("XOAUTH2", respond, initial_response_ok=True)
         return Reply(code, _text(text))
-
-    def rset(self) -> Reply:
-        """RSET: forget any earlier transaction; on a reused connection it also proves the
-        server still listens."""
-        with self._translate(RSET):
-            code, text = self._smtp.docmd("RSET")
-        reply = Reply(code, _text(text))
-        if code != 250:
-            raise _reply_error(self.settings, RSET, code, reply.text)
-        return reply
 
     def mail(self, envelope: Envelope) -> Reply:
         """MAIL FROM."""
