@@ -22,6 +22,7 @@ from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
 from .idempotency import Idempotency, open_idempotency
 from .interceptors import BearerTokenInterceptor, ObservingInterceptor
+from .jinja_budget import RenderBudget
 from .limits import (
     Admission,
     RateLimiter,
@@ -225,7 +226,10 @@ def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
         acquire_timeout=settings.pool_acquire_timeout,
     )
     factory = transport_factory(limits, enabled=settings.pool)
-    return Mailer(metrics.instrument(factory) if metrics is not None else factory)
+    budget = RenderBudget(settings.max_render_seconds, settings.max_render_chars)
+    return Mailer(
+        metrics.instrument(factory) if metrics is not None else factory, render_budget=budget
+    )
 
 
 def create_server(

@@ -16,6 +16,7 @@ from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_m
 from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
+from .jinja_budget import RenderBudget
 from .message import MessageHeaders, build_message, headers_for
 from .oauth import OAuth2Credentials
 from .pool import transport_factory
@@ -180,8 +181,14 @@ class PreparedMessage:
     data: bytes
 
 
-def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessage:
-    """Check the request, render its template and build the message and envelope."""
+def prepare_message(
+    loaded: LoadedConfig,
+    request: SendRequest,
+    budget: RenderBudget = RenderBudget(),  # noqa: B008 (frozen, so shared safely)
+    deadline: Deadline = Deadline(),  # noqa: B008
+) -> PreparedMessage:
+    """Check the request, render its template (within ``budget`` and ``deadline``) and
+    build the message and envelope."""
     if not request.to:
         raise InvalidRequest.for_field("to", "a recipient address is required")
     if not request.usage_type:
@@ -194,7 +201,7 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
     template = loaded.templates.find(
         request.usage_type, locale if isinstance(locale, str) else None
     )
-    rendered = template.render(request.payload)
+    rendered = template.render(request.payload, budget, deadline)
     headers = headers_for(rendered, loaded.sender_headers())
     sender = headers.sender
     envelope_sender = loaded.envelope_from or sender
@@ -230,9 +237,14 @@ class Mailer:
     them: the least recently used one that no send is using is closed to make room."""
 
     def __init__(
-        self, factory: TransportFactory | None = None, *, max_transports: int = MAX_TRANSPORTS
+        self,
+        factory: TransportFactory | None = None,
+        *,
+        max_transports: int = MAX_TRANSPORTS,
+        render_budget: RenderBudget = RenderBudget(),  # noqa: B008 (frozen, so shared safely)
     ) -> None:
         self._factory = factory or transport_factory()
+        self.render_budget = render_budget
         self._max = max_transports
         self._transports: OrderedDict[ConnectionSettings, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -267,7 +279,7 @@ class Mailer:
 
     def send(self, loaded: LoadedConfig, request: SendRequest, deadline: Deadline) -> SendResult:
         """Render the template and send it; returns only once the server accepted it."""
-        prepared = prepare_message(loaded, request)
+        prepared = prepare_message(loaded, request, self.render_budget, deadline)
         entry = self._checkout(loaded.connection)
         try:
             receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)

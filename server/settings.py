@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .jinja_budget import DEFAULT_RENDER_CHARS, DEFAULT_RENDER_SECONDS
+
 # A list setting is written as comma-separated words, in a flag or an environment variable.
 CommaList = Annotated[list[str], NoDecode]
 
@@ -127,6 +129,19 @@ class Settings(BaseSettings):
         ge=0,
         description="service RPCs running or waiting for a worker at once, beyond: "
         "RESOURCE_EXHAUSTED; 0 = 64 x workers",
+    )
+    # -- budgets of a caller's work (docs/security.md) -------------------------------------
+    max_render_seconds: float = Field(
+        default=DEFAULT_RENDER_SECONDS,
+        gt=0,
+        le=60,
+        description="longest a message's Jinja2 templates may take to render (then "
+        "TEMPLATE_RENDER_FAILED)",
+    )
+    max_render_chars: int = Field(
+        default=DEFAULT_RENDER_CHARS,
+        ge=1024,
+        description="most characters a message's Jinja2 templates may build or output",
     )
     rate_limit: float = Field(
         default=0.0, ge=0, description="RPCs per second per caller (token bucket); 0 = off"

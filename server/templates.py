@@ -14,17 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import ContentType, TemplateConfig, normalize_locale
+from .deadline import Deadline
 from .errors import (
+    DeadlineExceeded,
     FieldViolation,
     InvalidConfig,
     TemplateNotFound,
     TemplateRenderFailed,
     TemplateVariableMissing,
 )
+from .jinja_budget import BudgetedSandbox, BudgetExceeded, RenderBudget, budgeted
 
 GENERIC = "Generic"
 
@@ -68,38 +70,14 @@ class _Missing(jinja2.StrictUndefined):
         return name
 
 
-# A template comes with the caller's config: `*` and `**` must not build values no message
-# needs (`{{ code * 10**9 }}` would take gigabytes, `{{ 9**9**9 }}` minutes).
-_MAX_PRODUCT_ITEMS = 1_000_000
-_MAX_POWER_BITS = 4096
-
-
-def _too_large(operator: str, left: Any, right: Any) -> bool:
-    if operator == "*":
-        for seq, times in ((left, right), (right, left)):
-            if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
-                return len(seq) * times > _MAX_PRODUCT_ITEMS
-        return False
-    if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
-        return right * abs(left).bit_length() > _MAX_POWER_BITS
-    return False
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, with payload keys winning over dict methods: ``{{ data.items }}`` is the
-    payload's ``items``, not ``dict.items``; and with `*` and `**` bounded."""
-
-    intercepted_binops = frozenset({"*", "**"})
+class _Sandbox(BudgetedSandbox):
+    """The sandbox under the render budget, with payload keys winning over dict methods:
+    ``{{ data.items }}`` is the payload's ``items``, not ``dict.items``."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, _Scope) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if _too_large(operator, left, right):
-            raise SecurityError(f"'{operator}' would build a value too large for a message")
-        return super().call_binop(context, operator, left, right)
 
 
 def _environment(autoescape: bool) -> SandboxedEnvironment:
@@ -153,6 +131,10 @@ class MailboxTemplate:
         return RenderedMailbox(name, self.address.render(scope).strip())
 
 
+_DEFAULT_BUDGET = RenderBudget()
+_NO_DEADLINE = Deadline()
+
+
 @dataclass(frozen=True)
 class CompiledTemplate:
     """A template ready to render; ``index`` is its position in the config's templates."""
@@ -172,21 +154,30 @@ class CompiledTemplate:
         """Its JSON path in the config, such as ``templates[2]``."""
         return f"templates[{self.index}]"
 
-    def render(self, payload: Mapping[str, Any]) -> RenderedTemplate:
-        """Render subject, bodies and mailboxes; a variable the payload lacks raises
-        TemplateVariableMissing, anything the sandbox refuses TemplateRenderFailed."""
+    def render(
+        self,
+        payload: Mapping[str, Any],
+        budget: RenderBudget = _DEFAULT_BUDGET,
+        deadline: Deadline = _NO_DEADLINE,
+    ) -> RenderedTemplate:
+        """Render subject, bodies and mailboxes within one ``budget`` of time and characters
+        (and the caller's ``deadline``); a variable the payload lacks raises
+        TemplateVariableMissing, anything the sandbox or the budget refuses
+        TemplateRenderFailed, the deadline running out DeadlineExceeded."""
         scope = _as_scope(payload, "")
         try:
-            return RenderedTemplate(
-                usage_type=self.usage_type,
-                subject=self.subject.render(scope),
-                body=self.content.render(scope),
-                content_type=self.content_type,
-                html_body=None if self.html_content is None else self.html_content.render(scope),
-                locale=self.locale,
-                send_from=None if self.send_from is None else self.send_from.render(scope),
-                reply_to=None if self.reply_to is None else self.reply_to.render(scope),
-            )
+            with budgeted(budget, deadline.expires_at):
+                return self._render(scope)
+        except BudgetExceeded as exc:
+            if exc.deadline:
+                raise DeadlineExceeded(
+                    "the request's deadline ran out while rendering the template; "
+                    "the message was not sent"
+                ) from None
+            raise TemplateRenderFailed(
+                f"template '{self.usage_type}' is over the render budget: {exc}; "
+                "the message was not sent"
+            ) from None
         except _MissingVariableError as exc:
             raise TemplateVariableMissing(str(exc)) from None
         except jinja2.TemplateError as exc:
@@ -200,6 +191,18 @@ class CompiledTemplate:
                 f"template '{self.usage_type}' failed to render: {type(exc).__name__}: {exc}; "
                 "the message was not sent"
             ) from None
+
+    def _render(self, scope: _Scope) -> RenderedTemplate:
+        return RenderedTemplate(
+            usage_type=self.usage_type,
+            subject=self.subject.render(scope),
+            body=self.content.render(scope),
+            content_type=self.content_type,
+            html_body=None if self.html_content is None else self.html_content.render(scope),
+            locale=self.locale,
+            send_from=None if self.send_from is None else self.send_from.render(scope),
+            reply_to=None if self.reply_to is None else self.reply_to.render(scope),
+        )
 
 
 def _as_scope(value: Mapping[str, Any], path: str) -> _Scope:
