@@ -15,11 +15,13 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
 
 from . import resolver
-from .errors import PermissionDenied, Reason
+from .errors import FieldViolation, PermissionDenied, Reason
 from .limits import check_template_sizes
 from .mailer import LoadedConfig
+from .oauth import OAuth2Credentials
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -83,8 +85,37 @@ class InlineGuard:
             host=address,
             # TLS must still check the certificate against the name the config gave.
             servername=connection.servername or _name_for_tls(connection.host),
+            oauth2=self._pin_token_endpoint(connection.oauth2),
         )
         return dataclasses.replace(loaded, connection=pinned)
+
+    def _pin_token_endpoint(self, oauth2: OAuth2Credentials | None) -> OAuth2Credentials | None:
+        """OAuth2 credentials whose ``accessUrl`` (if any) passed the same address checks as
+        the SMTP host, pinned to the checked address. A public endpoint must be HTTPS on
+        port 443; only inside an allowed network may it use another port or plain HTTP."""
+        if oauth2 is None or not oauth2.access_url:
+            return oauth2
+        try:
+            url = urlsplit(oauth2.access_url)
+            scheme, name, port = url.scheme.lower(), url.hostname or "", url.port
+        except ValueError:
+            raise _token_url_not_allowed("is not a valid URL") from None
+        port = port or (443 if scheme == "https" else 80)
+        addresses = self._resolve(name.rstrip("."), port) if name else []
+        if not addresses:
+            raise _token_url_not_allowed("does not resolve")
+        for text in addresses:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+            if any(address in network for network in self._networks):
+                continue
+            if not is_public(address):
+                raise _token_url_not_allowed(
+                    "resolves to a private, loopback, link-local or otherwise non-public "
+                    "address, which inline configs may not reach"
+                )
+            if scheme != "https" or port != 443:
+                raise _token_url_not_allowed("must be https on port 443 in an inline config")
+        return dataclasses.replace(oauth2, access_address=addresses[0])
 
     def allowed_ports(self, ports: Sequence[int]) -> tuple[int, ...]:
         """Those of ``ports`` inline configs may use, in order."""
@@ -121,6 +152,14 @@ def _name_for_tls(host: str) -> str | None:
     except ValueError:
         return host
     return None
+
+
+def _token_url_not_allowed(why: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"auth.accessUrl {why}; the message was not sent",
+        reason=Reason.SMTP_HOST_NOT_ALLOWED,
+        violations=(FieldViolation("auth.accessUrl", why),),
+    )
 
 
 def _not_allowed(why: str) -> PermissionDenied:

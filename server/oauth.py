@@ -3,17 +3,21 @@ endpoint a margin before it expires, cached per set of credentials.
 
 Only the refresh-token grant is spoken (RFC 6749 section 6), which is what Gmail, Office 365
 and nodemailer's ``auth.type: "oauth2"`` configs use. Tokens and secrets never appear in a
-message or a log line; a failed refresh names the endpoint's host and its error code only.
+message or a log line; a failed refresh names the endpoint's host and, at most, an RFC 6749
+error code: never the endpoint's own text. Redirects are not followed, the answer is read up
+to MAX_RESPONSE_BYTES and the exchange never outlasts TOKEN_TIMEOUT or the deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
+import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 
 from .deadline import Deadline
@@ -25,6 +29,19 @@ REFRESH_MARGIN = 60.0
 # When an endpoint says nothing of the lifetime: Google's and Microsoft's tokens live an hour.
 DEFAULT_LIFETIME = 3600.0
 TOKEN_TIMEOUT = 10.0
+# The most of a token endpoint's answer that is read (a token answer is a few KiB at most).
+MAX_RESPONSE_BYTES = 64 << 10
+# The error codes of RFC 6749 section 5.2: the only words of an endpoint's answer repeated.
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,9 @@ class OAuth2Credentials:
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     access_url: str | None = None
+    # The checked address of access_url's host, connected to instead of resolving it again
+    # (an inline config's, pinned by the guard: see guard.py).
+    access_address: str | None = None
 
     @property
     def refreshable(self) -> bool:
@@ -120,8 +140,8 @@ def _given_token(credentials: OAuth2Credentials) -> _Token | None:
 
 def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
     """Trade the refresh token for a new access token (RFC 6749 section 6)."""
-    url = credentials.access_url or ""
-    host = urllib.parse.urlsplit(url).netloc
+    url = urllib.parse.urlsplit(credentials.access_url or "")
+    host = url.hostname or "?"
     form = {
         "grant_type": "refresh_token",
         "refresh_token": credentials.refresh_token or "",
@@ -129,48 +149,111 @@ def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
     }
     if credentials.client_secret:
         form["client_secret"] = credentials.client_secret
-    request = urllib.request.Request(  # noqa: S310 (the config only accepts http(s) URLs)
-        url,
-        data=urllib.parse.urlencode(form).encode(),
-        headers={"Accept": "application/json"},
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(  # noqa: S310
-            request, timeout=deadline.timeout(TOKEN_TIMEOUT)
-        ) as response:
-            body = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        raise _refused(host, exc) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = Reason.SMTP_TIMEOUT if isinstance(exc, TimeoutError) else None
-        raise SmtpUnavailable(
-            f"cannot refresh the OAuth2 access token at {host}: {type(exc).__name__}; "
-            "the message was not sent",
-            stage=AUTH_STAGE,
-            reason=reason,
+        status, data = post_form(
+            url, credentials.access_address, form, deadline.timeout(TOKEN_TIMEOUT)
+        )
+        if 300 <= status < 400:
+            raise _unavailable(f"the OAuth2 token endpoint {host} answered with a redirect")
+        if status >= 400:
+            raise _refused(host, status, data)
+        body = json.loads(data.decode("utf-8"))
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # One answer for every way of not speaking HTTP, so that it tells nothing of what
+        # listens there; a timeout is told apart.
+        raise _unavailable(
+            f"the OAuth2 token endpoint {host} did not answer as an OAuth2 token endpoint",
+            timeout=isinstance(exc, TimeoutError),
         ) from None
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
-        raise SmtpUnavailable(
-            f"the OAuth2 token endpoint {host} answered without an access_token; "
-            "the message was not sent",
-            stage=AUTH_STAGE,
-        )
+        raise _unavailable(f"the OAuth2 token endpoint {host} answered without an access_token")
     lifetime = body.get("expires_in", DEFAULT_LIFETIME)
     seconds = float(lifetime) if isinstance(lifetime, int | float | str) else DEFAULT_LIFETIME
     return _Token(token, time.time() + seconds)
 
 
-def _refused(host: str, exc: urllib.error.HTTPError) -> SmtpAuthFailed | SmtpUnavailable:
-    """A 4xx from the endpoint means the grant is bad (fix the config); 5xx is transient."""
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a checked address (when given) rather than whatever the name resolves to."""
+
+    def __init__(self, host: str, port: int | None, address: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address, the certificate checked against the URL's name."""
+
+    def __init__(self, host: str, port: int | None, address: str | None, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def post_form(
+    url: urllib.parse.SplitResult, address: str | None, form: dict[str, str], seconds: float
+) -> tuple[int, bytes]:
+    """POST ``form`` to ``url`` (connecting to ``address`` when given); the status and at
+    most MAX_RESPONSE_BYTES of the body. Redirects are not followed; the whole exchange
+    takes at most ``seconds`` (the socket is shut at the end, whatever the peer does)."""
+    kind = _PinnedHTTPSConnection if url.scheme.lower() == "https" else _PinnedHTTPConnection
+    connection = kind(url.hostname or "", url.port, address, seconds)
+    watchdog = threading.Timer(seconds, _shut, (connection,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        error = json.loads(exc.read().decode("utf-8")).get("error", "")
-    except (ValueError, AttributeError, OSError):
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request(
+            "POST",
+            path,
+            body=urllib.parse.urlencode(form).encode(),
+            headers={
+                "Accept": "application/json",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        response = connection.getresponse()
+        data = response.read(MAX_RESPONSE_BYTES + 1)
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise ValueError(f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        return response.status, data
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _unavailable(what: str, *, timeout: bool = False) -> SmtpUnavailable:
+    return SmtpUnavailable(
+        f"{what}; the message was not sent",
+        stage=AUTH_STAGE,
+        reason=Reason.SMTP_TIMEOUT if timeout else None,
+    )
+
+
+def _refused(host: str, status: int, data: bytes) -> SmtpAuthFailed | SmtpUnavailable:
+    """A 4xx from the endpoint means the grant is bad (fix the config); 5xx is transient.
+    Only an error code of RFC 6749 (section 5.2) is repeated, never the endpoint's text."""
+    try:
+        error = json.loads(data.decode("utf-8")).get("error", "")
+    except (ValueError, AttributeError):
         error = ""
-    detail = f"{exc.code}" + (f" {error}" if isinstance(error, str) and error else "")
+    detail = f"{status}" + (f" {error}" if error in OAUTH_ERRORS else "")
     message = f"the OAuth2 token endpoint {host} refused the refresh ({detail})"
-    if exc.code >= 500:
+    if status >= 500:
         return SmtpUnavailable(message + "; the message was not sent", stage=AUTH_STAGE)
     return SmtpAuthFailed(
         message + ": check clientId, clientSecret and refreshToken; the message was not sent",
