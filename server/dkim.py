@@ -24,7 +24,8 @@ _CANONICALIZE = (b"relaxed", b"relaxed")
 
 
 class KeyAccess(Enum):
-    """Whether a config may have its DKIM key read."""
+    """Whether a config may have its DKIM key read, and name files (tls.ca, tls.cert,
+    tls.key) at all: only the server's own config (READ) may."""
 
     REFUSE = "refuse"  # a caller's inline config: a dkim block is an error
     SKIP = "skip"  # ValidateConfig: the block's shape is checked, no key is read

@@ -21,6 +21,7 @@ from .message import MessageHeaders, build_message, headers_for
 from .oauth import OAuth2Credentials
 from .pool import transport_factory
 from .templates import TemplateSet
+from .tls import refuse_file_paths
 from .transport import ConnectionSettings, Envelope, TlsMode, Transport
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ def compile_config(
     except ValueError as exc:
         headers = str(exc)  # a placeholder fromEmail: sends say so (sender_headers)
     bounce_to = config.envelope_from
+    if key_access is not KeyAccess.READ:
+        refuse_file_paths(config.tls.ca, config.tls.cert, _secret(config.tls.key))
     return LoadedConfig(
         config=config,
         templates=TemplateSet(config.templates, config.default_locale),

@@ -69,12 +69,41 @@ def _load_client_certificate(context: ssl.SSLContext, cert: str | None, key: str
         raise _invalid("tls.cert", "tls.key is set, so tls.cert (the client certificate) is needed")
     try:
         with _as_file(cert) as cert_file, _as_file(key) as key_file:
-            context.load_cert_chain(cert_file or cert, key_file)
+            # A password callback, so that OpenSSL never prompts on the server's terminal
+            # for an encrypted key's pass phrase (which hung the worker for good).
+            context.load_cert_chain(cert_file or cert, key_file, password=_no_pass_phrase)
+    except _EncryptedKey:
+        raise _invalid(
+            "tls.key",
+            "the private key is encrypted with a pass phrase, which is not supported: "
+            "give it unencrypted (openssl pkey -in key.pem -out plain.pem)",
+        ) from None
     except (ssl.SSLError, OSError, ValueError) as exc:
         # The message names the fields, never the key's content.
         raise _invalid(
             "tls.cert", f"cannot load the client certificate and key: {_describe(exc)}"
         ) from None
+
+
+class _EncryptedKey(Exception):
+    """Raised by the password callback: the key needs a pass phrase."""
+
+
+def _no_pass_phrase() -> bytes:
+    raise _EncryptedKey
+
+
+def refuse_file_paths(ca: str | None, cert: str | None, key: str | None) -> None:
+    """Refuse tls.ca, tls.cert and tls.key values that name files rather than hold PEM text:
+    only the server's own config file may name files of the server (a caller's config
+    could otherwise probe the file system or present the server's own key)."""
+    for field, value in (("tls.ca", ca), ("tls.cert", cert), ("tls.key", key)):
+        if value and not is_pem(value):
+            raise _invalid(
+                field,
+                "must be PEM text (-----BEGIN ...): file paths are only read from the "
+                "server's own config file",
+            )
 
 
 @contextmanager
