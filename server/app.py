@@ -22,7 +22,6 @@ from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
 from .idempotency import Idempotency, open_idempotency
 from .interceptors import BearerTokenInterceptor, ObservingInterceptor
-from .jinja_budget import RenderBudget
 from .limits import (
     Admission,
     RateLimiter,
@@ -172,6 +171,7 @@ def build_service(
         probe_time_limit=settings.probe_time_limit,
         inline_guard=guard,
         idempotency=idempotency,
+        max_call_seconds=settings.max_call_seconds,
     )
     admission = Admission(settings.concurrency())
     executor = ServiceExecutor(settings.workers, admission)
@@ -226,9 +226,9 @@ def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
         acquire_timeout=settings.pool_acquire_timeout,
     )
     factory = transport_factory(limits, enabled=settings.pool)
-    budget = RenderBudget(settings.max_render_seconds, settings.max_render_chars)
     return Mailer(
-        metrics.instrument(factory) if metrics is not None else factory, render_budget=budget
+        metrics.instrument(factory) if metrics is not None else factory,
+        render_budget=settings.render_budget(),
     )
 
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .jinja_budget import DEFAULT_RENDER_CHARS, DEFAULT_RENDER_SECONDS
+from .deadline import DEFAULT_MAX_CALL_SECONDS
+from .jinja_budget import DEFAULT_RENDER_CHARS, DEFAULT_RENDER_SECONDS, RenderBudget
 
 # A list setting is written as comma-separated words, in a flag or an environment variable.
 CommaList = Annotated[list[str], NoDecode]
@@ -131,6 +132,12 @@ class Settings(BaseSettings):
         "RESOURCE_EXHAUSTED; 0 = 64 x workers",
     )
     # -- budgets of a caller's work (docs/security.md) -------------------------------------
+    max_call_seconds: float = Field(
+        default=DEFAULT_MAX_CALL_SECONDS,
+        gt=0,
+        description="longest a call may run, whatever its deadline and the config's "
+        "timeouts (each of which it caps)",
+    )
     max_render_seconds: float = Field(
         default=DEFAULT_RENDER_SECONDS,
         gt=0,
@@ -139,9 +146,10 @@ class Settings(BaseSettings):
         "TEMPLATE_RENDER_FAILED)",
     )
     max_render_chars: int = Field(
-        default=DEFAULT_RENDER_CHARS,
-        ge=1024,
-        description="most characters a message's Jinja2 templates may build or output",
+        default=0,
+        ge=0,
+        description="most characters a message's Jinja2 templates may build or output; "
+        "0 = 2 x max_request_bytes, at least 2 MiB",
     )
     rate_limit: float = Field(
         default=0.0, ge=0, description="RPCs per second per caller (token bucket); 0 = off"
@@ -184,6 +192,12 @@ class Settings(BaseSettings):
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
         return self
+
+    def render_budget(self) -> RenderBudget:
+        """What one message's Jinja2 templates may cost: a payload as large as a request may
+        be is always rendered whole."""
+        chars = self.max_render_chars or max(DEFAULT_RENDER_CHARS, 2 * self.max_request_bytes)
+        return RenderBudget(self.max_render_seconds, chars)
 
     def concurrency(self) -> int:
         """How many service RPCs may run or wait for a worker at once."""
