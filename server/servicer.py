@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from .deadline import Deadline
+from .deadline import DEFAULT_MAX_CALL_SECONDS, Deadline
 from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from .idempotency import Idempotency, fingerprint, open_idempotency
@@ -92,8 +92,10 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         probe_time_limit: float = DEFAULT_TIME_LIMIT,
         inline_guard: InlineConfigGuard | None = None,
         idempotency: Idempotency | None = None,
+        max_call_seconds: float = DEFAULT_MAX_CALL_SECONDS,
     ) -> None:
         self._mailer = mailer
+        self._max_call_seconds = max_call_seconds
         self._probe_ports = probe_ports
         self._probe_time_limit = probe_time_limit
         if isinstance(server_config, LoadedConfig):
@@ -119,9 +121,14 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
             )
         return profiles.get(profile)
 
-    @staticmethod
-    def _deadline(context: grpc.ServicerContext) -> Deadline:
-        return Deadline.after(context.time_remaining())
+    def _deadline(self, context: grpc.ServicerContext) -> Deadline:
+        """The caller's deadline, but never later than ``max_call_seconds`` from now: a call
+        without one (or with a far one) is bounded all the same, whatever the config's
+        timeouts say (they are per step, and any step ends at this deadline)."""
+        remaining = context.time_remaining()
+        if remaining is None or remaining > self._max_call_seconds:
+            remaining = self._max_call_seconds
+        return Deadline.after(remaining)
 
     @_reporting_errors
     def SendMessage(  # noqa: N802 (the generated base class names it)
