@@ -68,12 +68,21 @@ def _no_line_break(value: str) -> str:
     return value
 
 
+# A mailbox (display name and address) fits on one header line (RFC 5322 section 2.1.1).
+MAX_MAILBOX_CHARS = 998
+
+
 def parse_mailbox(value: str) -> Address:
     """``Name <addr>`` or a bare address, checked for syntax. IDN domains come back in their
     ASCII (punycode) form, which every server takes; a non-ASCII local part is kept and needs
     SMTPUTF8."""
     _no_line_break(value)
-    name, addr = parseaddr(value)
+    if len(value) > MAX_MAILBOX_CHARS:
+        raise ValueError(f"is longer than {MAX_MAILBOX_CHARS} characters")
+    try:
+        name, addr = parseaddr(value)
+    except RecursionError:  # nested comments, "((((...": the parser recurses per level
+        raise ValueError("nests its comments too deeply to be an email address") from None
     if not addr:
         raise ValueError(f"'{value}' is not an email address")
     return check_address(addr, display_name=name)
@@ -398,10 +407,52 @@ def _violations(error: ValidationError) -> tuple[FieldViolation, ...]:
     return tuple(violations)
 
 
-def parse_json(text: str) -> Any:
-    """JSON text as Python values; raises InvalidConfig saying where the syntax is wrong."""
+# How deeply a config's JSON may nest (Logto's own nests 3 levels: templates[0].subject).
+MAX_CONFIG_DEPTH = 16
+
+
+def json_document(text: str) -> Any:
+    """JSON text as Python values, nesting at most MAX_CONFIG_DEPTH levels; raises
+    json.JSONDecodeError for bad syntax and InvalidConfig (naming where) for deeper nesting,
+    which the JSON parser would otherwise answer with RecursionError."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
+    except RecursionError:
+        raise _too_deep("") from None
+    too_deep = _deeper_than(data, MAX_CONFIG_DEPTH)
+    if too_deep is not None:
+        raise _too_deep(too_deep)
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> str | None:
+    """The JSON path of a value nested deeper than ``limit`` levels, if any (iteratively:
+    the check must not recurse itself)."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict | list) and len(path) >= limit:
+            return json_path(path)
+        if isinstance(value, dict):
+            stack.extend((item, (*path, str(key))) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+    return None
+
+
+def _too_deep(path: str) -> InvalidConfig:
+    description = f"nests deeper than {MAX_CONFIG_DEPTH} levels"
+    return InvalidConfig(
+        f"config is invalid: {path or '(config)'} {description}",
+        violations=(FieldViolation(path, description),),
+    )
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as Python values; raises InvalidConfig saying where the syntax is wrong
+    or where it nests too deeply."""
+    try:
+        return json_document(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise InvalidConfig(

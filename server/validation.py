@@ -28,6 +28,7 @@ from .config import (
     TemplateConfig,
     TlsConfig,
     has_line_break,
+    json_document,
     json_path,
     normalize_locale,
     parse_mailbox,
@@ -126,9 +127,12 @@ def validate_config(text: str, lookup: TemplateLookup | None = None) -> Validati
     """Check a config the way a send would load it, and lint it, without contacting any
     server (nor reading a DKIM key); with a ``lookup``, also resolve its template."""
     try:
-        data = json.loads(text)
+        data = json_document(text)
     except json.JSONDecodeError as exc:
         return ValidationReport((_json_error(text, exc),), "")
+    except InvalidConfig as exc:  # nested too deeply
+        too_deep = tuple(_error(v.field, v.description, "TOO_DEEP") for v in exc.violations)
+        return ValidationReport(too_deep, "")
     if not isinstance(data, dict):
         return ValidationReport((_error("", "must be a JSON object", "INVALID_TYPE"),), "")
     issues = [*_schema_errors(data), *_sender_errors(data), *_template_syntax_errors(data)]
