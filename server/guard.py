@@ -39,11 +39,40 @@ def resolve(host: str, port: int) -> list[str]:
         return []
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway or the host's own stack
+# may reach: IPv4-compatible (deprecated, RFC 4291), IPv4-translated (RFC 2765), NAT64's
+# well-known and local-use prefixes (RFC 6052, RFC 8215).
+_EMBEDDING_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, in any of the forms a network may
+    translate: mapped, compatible, translated, NAT64, 6to4 (RFC 3056), Teredo (RFC 4380)."""
+    found = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in network for network in _EMBEDDING_LAST_32_BITS):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether an address is globally routable: not private, loopback, link-local (cloud
-    metadata such as 169.254.169.254), shared, reserved, unspecified or multicast."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    metadata such as 169.254.169.254), shared, reserved, unspecified or multicast; an IPv6
+    address that embeds an IPv4 one (``::127.0.0.1``, ``64:ff9b::7f00:1``...) only when
+    that IPv4 address is public too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # the IPv4 address itself, as far as routing goes
+            return is_public(address.ipv4_mapped)
+        if not all(is_public(ipv4) for ipv4 in embedded_ipv4(address)):
+            return False
     return address.is_global and not address.is_multicast
 
 
