@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import struct_pb2
 
-from .config import SmtpConfig
+from .config import SmtpConfig, TemplateConfig
 from .errors import (
     FieldViolation,
     InvalidRequest,
@@ -185,12 +185,25 @@ def check_payload(request: Any, max_depth: int) -> None:
         )
 
 
+def template_size(template: TemplateConfig) -> int:
+    """A template's size in UTF-8 bytes: every text a send renders from it (subject,
+    content, htmlContent, sendFrom, replyTo)."""
+    texts = (
+        template.subject,
+        template.content,
+        template.html_content,
+        template.send_from,
+        template.reply_to,
+    )
+    return sum(len(text.encode()) for text in texts if text)
+
+
 def check_template_sizes(config: SmtpConfig, max_bytes: int) -> None:
-    """Refuse a config with a template (subject + content) over ``max_bytes`` UTF-8 bytes."""
+    """Refuse a config with a template (every text of it) over ``max_bytes`` UTF-8 bytes."""
     violations = tuple(
         FieldViolation(f"templates[{index}]", f"is larger than {max_bytes} bytes")
         for index, template in enumerate(config.templates)
-        if len(template.subject.encode()) + len(template.content.encode()) > max_bytes
+        if template_size(template) > max_bytes
     )
     if violations:
         raise InvalidRequest(

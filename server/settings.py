@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         default=1 << 20, ge=1024, description="largest request accepted (RESOURCE_EXHAUSTED)"
     )
     max_template_bytes: int = Field(
-        default=64 << 10, ge=1, description="largest template (subject + content, UTF-8 bytes)"
+        default=64 << 10, ge=1, description="largest template (all its texts, UTF-8 bytes)"
     )
     max_payload_depth: int = Field(
         default=8, ge=1, le=64, description="deepest nesting of a SendMessage payload"
