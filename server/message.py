@@ -53,15 +53,22 @@ class MessageHeaders:
         return self._fixed_lines(_UTF8_POLICY)
 
     def _fixed_lines(self, message_policy: policy.EmailPolicy[EmailMessage]) -> tuple[bytes, bytes]:
-        head = EmailMessage(policy=message_policy)
-        head["From"] = self.sender
+        utf8 = message_policy.utf8
         tail = EmailMessage(policy=message_policy)
-        if self.reply_to is not None:
-            tail["Reply-To"] = self.reply_to
         for name, value in self.custom.items():
             tail[name] = value
         tail["MIME-Version"] = "1.0"
-        return _header_bytes(head), _header_bytes(tail)
+        return wire.address_line("From", self.sender, utf8=utf8), (
+            self.mailbox_lines(utf8, with_from=False) + _header_bytes(tail)
+        )
+
+    def mailbox_lines(self, utf8: bool, *, with_from: bool = True) -> bytes:
+        """The From and Reply-To lines, each within 998 octets however long a display name
+        a payload put in them (see wire.address_line)."""
+        lines = wire.address_line("From", self.sender, utf8=utf8) if with_from else b""
+        if self.reply_to is not None:
+            lines += wire.address_line("Reply-To", self.reply_to, utf8=utf8)
+        return lines
 
 
 def _header_bytes(message: EmailMessage) -> bytes:
@@ -81,7 +88,10 @@ def headers_for(rendered: RenderedTemplate, headers: MessageHeaders) -> MessageH
 
 
 def _checked_mailbox(mailbox: RenderedMailbox, name: str) -> Address:
-    if any(unicodedata.category(c) == "Cc" for c in mailbox.display_name + mailbox.address):
+    # Every line boundary counts (U+2028, U+2029... as in a Subject), besides control
+    # characters.
+    text = mailbox.display_name + mailbox.address
+    if has_line_break(text) or any(unicodedata.category(c) == "Cc" for c in text):
         raise InvalidRequest.for_field(
             "payload",
             f"a payload value puts a line break or control character into the template's {name}",
@@ -115,19 +125,18 @@ def build_message(
         data = _single_part(rendered, headers, recipient, message_id, utf8)
         return OutgoingMessage(message_id=message_id, data=data)
     msg = EmailMessage(policy=_UTF8_POLICY if utf8 else _ASCII_POLICY)
-    msg["From"] = headers.sender
     msg["To"] = recipient
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id
-    if headers.reply_to is not None:
-        msg["Reply-To"] = headers.reply_to
     for name, value in headers.custom.items():
         msg[name] = value
     # multipart/alternative: the plain part first, the preferred (HTML) part last.
     msg.set_content(rendered.body, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html_body, subtype="html", charset="utf-8")
-    return OutgoingMessage(message_id=message_id, data=msg.as_bytes())
+    # From and Reply-To are written by wire.address_line, which keeps them within 998 octets.
+    data = headers.mailbox_lines(utf8) + msg.as_bytes()
+    return OutgoingMessage(message_id=message_id, data=data)
 
 
 def _single_part(

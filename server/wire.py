@@ -18,6 +18,7 @@ from email.utils import format_datetime
 
 # RFC 5322 2.1.1: lines SHOULD stay within 78 characters (plus CRLF), MUST within 998.
 MAX_LINE = 78
+MAX_HARD_LINE = 998
 _CRLF = b"\r\n"
 _ASCII_BYTES = bytes(range(128))
 # An encoded-word is at most 75 characters (RFC 2047 2): '=?utf-8?b?' + base64 + '?='.
@@ -97,14 +98,21 @@ def _word(text: str) -> str:
 
 def address_line(name: str, address: Address, *, utf8: bool = False) -> bytes:
     """An address header for one mailbox; the standard library folds the rare hard cases (a
-    display name, a long or non-ASCII address without ``utf8``)."""
+    display name, a long or non-ASCII address without ``utf8``), and a display name it
+    cannot fold within 998 octets is written as encoded-words."""
     if not address.display_name:
         addr_spec = address.addr_spec
         line = f"{name}: {addr_spec}"
         if len(line) <= MAX_LINE and (utf8 or addr_spec.isascii()):
             return line.encode() + _CRLF
     policy = SMTPUTF8 if utf8 else SMTP
-    return policy.fold_binary(name, policy.header_factory(name, str(address)))
+    folded = policy.fold_binary(name, policy.header_factory(name, str(address)))
+    if max(map(len, folded.split(_CRLF))) <= MAX_HARD_LINE:
+        return folded
+    # A word of the display name too long to fold (the standard library writes it whole, on
+    # a line of any length): the name as encoded-words, one a line (RFC 2047 section 5).
+    phrase = _encoded_words(name, address.display_name)
+    return f"{phrase}\r\n <{address.addr_spec}>".encode() + _CRLF
 
 
 class _DateCache:
