@@ -308,6 +308,8 @@ def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
     port, secure = data.get("port"), data.get("secure") is True
     if isinstance(port, str) and port.isdigit():
         port = int(port)
+    if not isinstance(port, int):  # a schema error already (a list, an object...)
+        return []
     if port == _IMPLICIT_TLS_PORT and not secure:
         return [
             _warning(
