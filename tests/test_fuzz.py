@@ -3,12 +3,16 @@
 is OK or a documented status with an ErrorInfo, never UNKNOWN or INTERNAL, always well within
 the deadline, and never more than one message delivered.
 
+Structured configs (every key of the schema set to huge strings, deep nesting or numbers at
+the edges) must moreover never slow a health check past a second (issue 14).
+
 Generated configs only ever point at loopback (the test SMTP server or a closed port)."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +20,20 @@ from typing import Any
 
 import grpc
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.server.app import create_server
+from smtp_connector.server.config import (
+    AuthConfig,
+    DkimConfig,
+    SmtpConfig,
+    TemplateConfig,
+    TlsConfig,
+)
 from smtp_connector.server.errors import Reason
 from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
@@ -300,3 +313,122 @@ def test_what_fuzzing_found(
         target.client.send_message("user@example.com", "Register", payload, config_json=config)
     assert caught.value.reason == reason, str(caught.value)
     assert time.monotonic() - started < 2
+
+
+# -- structured configs: every key of the schema, nesting, huge strings -------------------
+
+
+class HealthMonitor:
+    """Checks the server's health every 50 ms on a channel of its own while the fuzz runs,
+    and records the slowest answer and any failure."""
+
+    def __init__(self, address: str) -> None:
+        self._channel = grpc.insecure_channel(address)
+        self._stub: Any = health_pb2_grpc.HealthStub(self._channel)
+        self._stop = threading.Event()
+        self.slowest = 0.0
+        self.failures: list[str] = []
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        request = health_pb2.HealthCheckRequest(service="")
+        while not self._stop.wait(0.05):
+            started = time.monotonic()
+            try:
+                self._stub.Check(request, timeout=HEALTH_WITHIN)
+            except grpc.RpcError as exc:
+                self.failures.append(str(exc.code()))
+            self.slowest = max(self.slowest, time.monotonic() - started)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._channel.close()
+
+
+HEALTH_WITHIN = 1.0
+MAX_REQUEST = Settings.model_fields["max_request_bytes"].default
+STRUCTURED = settings(FUZZ, max_examples=int(os.environ.get("FUZZ_STRUCTURED_EXAMPLES", "40")))
+
+
+@pytest.fixture(scope="module")
+def monitor(target: Target) -> Iterator[HealthMonitor]:
+    address = target.client.target
+    watching = HealthMonitor(address)
+    yield watching
+    watching.close()
+
+
+def schema_keys(model: type[BaseModel]) -> list[str]:
+    """Every key of a config model as a config spells it (``fromEmail``, ``requireTLS``)."""
+    return [
+        field.serialization_alias or field.alias or name
+        for name, field in model.model_fields.items()
+    ]
+
+
+def nested(depth: int, kind: str) -> Any:
+    """A value nesting ``depth`` levels of lists or objects (built without recursion)."""
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value] if kind == "list" else {"k": value}
+    return value
+
+
+HUGE = st.sampled_from(
+    [
+        "x" * 300_000,
+        " " * 200_000 + "x",
+        "{{a}}" + " " * 100_000 + "<a@example.com>",
+        "(" * 5_000 + "a@example.com",
+        "a\u2028b",
+        "-----BEGIN CERTIFICATE-----\n" + "A" * 50_000,
+        "/etc/passwd",
+    ]
+)
+NESTED = st.builds(nested, st.integers(1, 40), st.sampled_from(["list", "object"]))
+FIELD_VALUES = JSON | HUGE | NESTED | st.sampled_from([0, -1, 10**9, 1e9, 0.5, 2**63, "", None])
+
+
+@st.composite
+def structured_configs(draw: st.DrawFn, smtp_port: int, closed_port: int) -> str:
+    """A valid config with keys of its schema (top level, auth, tls, dkim, a template) set
+    to hostile values: huge strings, deep nesting, numbers at the edges. Hosts and token
+    endpoints stay on loopback."""
+    config = make_config(smtp_port)
+    loopback = {
+        "host": st.sampled_from(["127.0.0.1", "::1", "::127.0.0.1", "localhost"]),
+        "accessUrl": st.sampled_from(
+            [f"http://127.0.0.1:{closed_port}/token", f"https://[::1]:{closed_port}/", "ftp://x"]
+        ),
+        "localAddress": st.just("127.0.0.1"),
+    }
+    sections: list[tuple[dict[str, Any], list[str]]] = [(config, schema_keys(SmtpConfig))]
+    for key, model in (("auth", AuthConfig), ("tls", TlsConfig), ("dkim", DkimConfig)):
+        if draw(st.booleans()):
+            config[key] = {"type": "oauth2", "user": "u@example.com"} if key == "auth" else {}
+            sections.append((config[key], schema_keys(model)))
+    sections.append((config["templates"][0], schema_keys(TemplateConfig)))
+    for section, keys in sections:
+        for key in draw(st.lists(st.sampled_from(keys), max_size=3, unique=True)):
+            section[key] = draw(loopback.get(key, FIELD_VALUES))
+    return json.dumps(config)
+
+
+@STRUCTURED
+@given(data=st.data())
+def test_structured_configs_never_crash_nor_stall_the_server(
+    target: Target, monitor: HealthMonitor, data: st.DataObject
+) -> None:
+    config = data.draw(structured_configs(target.smtp.port, target.closed_port), label="config")
+    # A request over max_request_bytes is gRPC's own RESOURCE_EXHAUSTED, before any code of ours.
+    assume(len(config.encode()) < MAX_REQUEST - 1024)
+    try:
+        target.client.validate_config(config, timeout=CALL_TIMEOUT)
+    except SmtpConnectorError as error:
+        assert error.code in DOCUMENTED, f"{error.code.name}: {error}"
+        assert error.reason in REASONS, f"no documented ErrorInfo reason: {error}"
+    check_answer(target, config, "Register", CODE, "user@example.com")
+    assert not monitor.failures, monitor.failures
+    assert monitor.slowest < HEALTH_WITHIN, monitor.slowest
