@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import trustme
 from smtp_connector.client import cli
-from smtp_connector.server import diagnosis
+from smtp_connector.server.diagnosis import connection_test as diagnosis
 
 from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.listeners import server_context

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.server.app import create_server
+from smtp_connector.server.domain.mailer import Mailer
 from smtp_connector.server.errors import Reason
-from smtp_connector.server.mailer import Mailer
 from smtp_connector.server.settings import Settings
 
 from tests.conftest import inline_on_loopback, make_config

@@ -27,15 +27,15 @@ from smtp_connector.client.errors import (
 from smtp_connector.server.app import build_service
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.errors import DeliveryUnknown
-from smtp_connector.server.idempotency import (
+from smtp_connector.server.idempotency.engine import (
     Idempotency,
     IdempotencyStore,
     Record,
     State,
 )
-from smtp_connector.server.idempotency_memory import MemoryStore
-from smtp_connector.server.idempotency_redis import PREFIX, RedisStore
-from smtp_connector.server.idempotency_sqlite import SqliteStore
+from smtp_connector.server.idempotency.memory_store import MemoryStore
+from smtp_connector.server.idempotency.redis_store import PREFIX, RedisStore
+from smtp_connector.server.idempotency.sqlite_store import SqliteStore
 from smtp_connector.server.settings import Settings
 
 from tests.conftest import ServerFactory, inline_on_loopback, make_config

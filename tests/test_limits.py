@@ -21,7 +21,7 @@ from smtp_connector.client.errors import (
 )
 from smtp_connector.server.app import create_server
 from smtp_connector.server.errors import InvalidRequest
-from smtp_connector.server.limits import RateLimiter, payload_depth
+from smtp_connector.server.rpc.limits import RateLimiter, payload_depth
 from smtp_connector.server.settings import Settings
 
 from tests.conftest import ServerFactory, make_config

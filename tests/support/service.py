@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from smtp_connector.server.app import create_server
-from smtp_connector.server.mailer import Mailer
+from smtp_connector.server.domain.mailer import Mailer
 from smtp_connector.server.settings import Settings
 
 

@@ -12,17 +12,17 @@ from google.protobuf import struct_pb2
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from .deadline import Deadline
-from .diagnosis import run_connection_test
-from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
-from .idempotency import Idempotency, fingerprint, open_idempotency
-from .mailer import LoadedConfig, Mailer, SendRequest, load_config
-from .probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
-from .profiles import Profiles
-from .reports import test_connection_response, validate_config_response
-from .settings import Settings
+from ..deadline import Deadline
+from ..diagnosis.connection_test import run_connection_test
+from ..diagnosis.probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
+from ..domain.mailer import LoadedConfig, Mailer, SendRequest, load_config
+from ..domain.profiles import Profiles
+from ..domain.validation import TemplateLookup, validate_config
+from ..errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
+from ..idempotency.engine import Idempotency, fingerprint, open_idempotency
+from ..settings import Settings
+from .convert import test_connection_response, validate_config_response
 from .status import internal_status, to_status
-from .validation import TemplateLookup, validate_config
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import redis
 
-from .errors import IdempotencyStoreUnavailable
-from .idempotency import Record, State
+from ..errors import IdempotencyStoreUnavailable
+from .engine import Record, State
 
 _T = TypeVar("_T")
 PREFIX = "smtp-connector:idempotency:"

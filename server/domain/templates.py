@@ -17,14 +17,14 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .config import ContentType, TemplateConfig, normalize_locale
-from .errors import (
+from ..errors import (
     FieldViolation,
     InvalidConfig,
     TemplateNotFound,
     TemplateRenderFailed,
     TemplateVariableMissing,
 )
+from .config import ContentType, TemplateConfig, normalize_locale
 
 GENERIC = "Generic"
 

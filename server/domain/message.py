@@ -13,9 +13,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from functools import cached_property
 
-from . import wire
+from ..errors import InvalidRequest, Reason
+from . import mime as wire
 from .config import ContentType, check_address, has_line_break
-from .errors import InvalidRequest, Reason
 from .templates import RenderedMailbox, RenderedTemplate
 
 # Lines end in CRLF on the wire; bodies are 7-bit clean (quoted-printable or base64) so any

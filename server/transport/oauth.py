@@ -16,8 +16,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from .deadline import Deadline
-from .errors import Reason, SmtpAuthFailed, SmtpUnavailable
+from ..deadline import Deadline
+from ..errors import Reason, SmtpAuthFailed, SmtpUnavailable
 
 AUTH_STAGE = "auth"
 # Refresh this long before the token's expiry, so a token never dies mid-handshake.

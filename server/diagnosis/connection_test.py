@@ -17,15 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import resolver
-from .config import check_address
-from .deadline import Deadline
-from .errors import InvalidRequest, Reason, SmtpConnectorError, SmtpError, SmtpUnavailable
-from .facts import Capabilities, TlsInfo, parse_capabilities, parse_certificate
-from .hints import RENDER, RESOLVE, Cause, Failure, hint_for
-from .mailer import LoadedConfig, PreparedMessage, SendRequest, prepare_message
-from .templates import GENERIC
-from .transport import (
+from ..deadline import Deadline
+from ..domain.config import check_address
+from ..domain.mailer import LoadedConfig, PreparedMessage, SendRequest, prepare_message
+from ..domain.templates import GENERIC
+from ..errors import InvalidRequest, Reason, SmtpConnectorError, SmtpError, SmtpUnavailable
+from ..transport import resolver
+from ..transport.session import (
     AUTH,
     CONNECT,
     EHLO,
@@ -37,6 +35,8 @@ from .transport import (
     TlsMode,
     create_ssl_context,
 )
+from .facts import Capabilities, TlsInfo, parse_capabilities, parse_certificate
+from .hints import RENDER, RESOLVE, Cause, Failure, hint_for
 
 TEST_USAGE_TYPE = "Test"
 TEST_CODE = "000000"

@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .errors import FieldViolation, InvalidConfig
+from ..errors import FieldViolation, InvalidConfig
 
 REDACTED = "********"
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .errors import Reason
-from .transport import AUTH, CONNECT, DATA, EHLO, GREETING, MAIL, RCPT, TLS, TlsMode
+from ..errors import Reason
+from ..transport.session import AUTH, CONNECT, DATA, EHLO, GREETING, MAIL, RCPT, TLS, TlsMode
 
 RESOLVE = "resolve"
 RENDER = "render"

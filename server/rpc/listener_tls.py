@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc
 
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import diagnosis
-from .deadline import Deadline
-from .diagnosis import Diagnostician, Steps, handshake
-from .transport import AUTH, ConnectionSettings, SmtpSession, TlsMode, create_ssl_context
+from ..deadline import Deadline
+from ..transport.session import AUTH, ConnectionSettings, SmtpSession, TlsMode, create_ssl_context
+from . import connection_test as diagnosis
+from .connection_test import Diagnostician, Steps, handshake
 
 # The port whose convention is TLS from the first byte; every other port starts plain.
 IMPLICIT_TLS_PORT = 465

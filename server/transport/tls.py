@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import FieldViolation, InvalidConfig
+from ..errors import FieldViolation, InvalidConfig
 
 log = logging.getLogger(__name__)
 

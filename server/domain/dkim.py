@@ -16,8 +16,8 @@ from pathlib import Path
 import dkim
 from dkim import crypto as dkim_crypto
 
+from ..errors import FieldViolation, InvalidConfig, Reason, SmtpConnectorError
 from .config import DkimConfig
-from .errors import FieldViolation, InvalidConfig, Reason, SmtpConnectorError
 
 # relaxed/relaxed survives the header re-folding and blank-line changes relays make.
 _CANONICALIZE = (b"relaxed", b"relaxed")

@@ -6,11 +6,11 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from .diagnosis import StepResult, TestReport
-from .facts import Capabilities, CertificateInfo, TlsInfo
-from .probe import ProbeReport
-from .transport import TlsMode
-from .validation import Resolution, Severity, ValidationReport
+from ..diagnosis.connection_test import StepResult, TestReport
+from ..diagnosis.facts import Capabilities, CertificateInfo, TlsInfo
+from ..diagnosis.probe import ProbeReport
+from ..domain.validation import Resolution, Severity, ValidationReport
+from ..transport.session import TlsMode
 
 _SEVERITIES = {Severity.ERROR: pb.SEVERITY_ERROR, Severity.WARNING: pb.SEVERITY_WARNING}
 _PROBE_MODES = {

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from .errors import PermissionDenied, SmtpConnectorError, Unauthenticated
-from .logs import REQUEST_ID
-from .metrics import Metrics
+from ..errors import PermissionDenied, SmtpConnectorError, Unauthenticated
+from ..logs import REQUEST_ID
+from ..metrics import Metrics
 from .status import to_status
 
 log = logging.getLogger(__name__)

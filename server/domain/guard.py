@@ -16,9 +16,9 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 
-from . import resolver
-from .errors import PermissionDenied, Reason
-from .limits import check_template_sizes
+from ..errors import PermissionDenied, Reason
+from ..rpc.limits import check_template_sizes
+from ..transport import resolver
 from .mailer import LoadedConfig
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 
-from .deadline import Deadline
+from ..deadline import Deadline
 
 _CHUNK = 65536
 

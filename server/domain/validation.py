@@ -21,6 +21,8 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AliasChoices, BaseModel, ValidationError
 
+from ..errors import InvalidConfig
+from ..transport.session import create_ssl_context
 from .config import (
     AuthConfig,
     DkimConfig,
@@ -33,10 +35,8 @@ from .config import (
     parse_mailbox,
 )
 from .dkim import KeyAccess
-from .errors import InvalidConfig
 from .mailer import LoadedConfig, load_config
 from .templates import Candidate
-from .transport import create_ssl_context
 
 # The usage types Logto requires a template for.
 REQUIRED_USAGE_TYPES = ("Register", "SignIn", "ForgotPassword", "Generic")

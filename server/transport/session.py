@@ -20,10 +20,8 @@ from enum import Enum
 from functools import cache
 from typing import Any, Protocol
 
-from . import resolver
-from .deadline import Deadline
-from .deadline_reader import DeadlineReader
-from .errors import (
+from ..deadline import Deadline
+from ..errors import (
     DeadlineExceeded,
     DeliveryUnknown,
     InvalidConfig,
@@ -37,6 +35,8 @@ from .errors import (
     SmtpTlsFailed,
     SmtpUnavailable,
 )
+from . import resolver
+from .deadline_reader import DeadlineReader
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
 from .tls import client_context
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import struct_pb2
 
-from .config import SmtpConfig
-from .errors import (
+from ..domain.config import SmtpConfig
+from ..errors import (
     FieldViolation,
     InvalidRequest,
     Reason,

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from .idempotency import Record, State
+from .engine import Record, State
 
 
 class MemoryStore:

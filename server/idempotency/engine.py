@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from .deadline import Deadline
-from .errors import (
+from ..deadline import Deadline
+from ..errors import (
     DeadlineExceeded,
     Delivery,
     DeliveryUnknown,
@@ -41,7 +41,7 @@ from .errors import (
     InvalidRequest,
     SmtpConnectorError,
 )
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -251,17 +251,17 @@ def open_idempotency(settings: Settings) -> Idempotency:
     setting and IdempotencyStoreUnavailable when the store cannot be opened."""
     store: IdempotencyStore
     if settings.idempotency_store == "sqlite":
-        from .idempotency_sqlite import SqliteStore
+        from .sqlite_store import SqliteStore
 
         store = SqliteStore(settings.idempotency_sqlite_path)
     elif settings.idempotency_store == "redis":
-        from .idempotency_redis import RedisStore
+        from .redis_store import RedisStore
 
         if settings.idempotency_redis_url is None:
             raise ValueError("idempotency_store is redis but idempotency_redis_url is not set")
         store = RedisStore(settings.idempotency_redis_url.get_secret_value())
     else:
-        from .idempotency_memory import MemoryStore
+        from .memory_store import MemoryStore
 
         store = MemoryStore(settings.idempotency_max_keys)
     return Idempotency(store, ttl=settings.idempotency_ttl, lease=settings.idempotency_lease)

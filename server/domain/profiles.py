@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..deadline import Deadline
+from ..diagnosis.connection_test import run_connection_test
+from ..errors import FieldViolation, InvalidConfig, InvalidRequest, Reason
 from .config import config_from_data, parse_json
-from .deadline import Deadline
-from .diagnosis import run_connection_test
 from .dkim import KeyAccess
-from .errors import FieldViolation, InvalidConfig, InvalidRequest, Reason
 from .mailer import LoadedConfig, compile_config
 
 DEFAULT_PROFILE = "default"

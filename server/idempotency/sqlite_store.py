@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import IdempotencyStoreUnavailable
-from .idempotency import Record, State
+from ..errors import IdempotencyStoreUnavailable
+from .engine import Record, State
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (

@@ -12,15 +12,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ..deadline import Deadline
+from ..errors import FieldViolation, InvalidRequest, InvalidSender, Reason
+from ..transport.oauth import OAuth2Credentials
+from ..transport.pool import transport_factory
+from ..transport.session import ConnectionSettings, Envelope, TlsMode, Transport
 from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
-from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
-from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from .message import MessageHeaders, build_message, headers_for
-from .oauth import OAuth2Credentials
-from .pool import transport_factory
 from .templates import TemplateSet
-from .transport import ConnectionSettings, Envelope, TlsMode, Transport
 
 log = logging.getLogger(__name__)
 

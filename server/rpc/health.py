@@ -8,7 +8,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from .profiles import Profiles, profile_statuses
+from ..domain.profiles import Profiles, profile_statuses
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SmtpConnectorService"].full_name
 OVERALL = ""

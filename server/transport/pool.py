@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .deadline import Deadline
-from .errors import DeadlineExceeded, Reason, SmtpError, SmtpUnavailable
-from .transport import (
+from ..deadline import Deadline
+from ..errors import DeadlineExceeded, Reason, SmtpError, SmtpUnavailable
+from .session import (
     MAIL,
     ConnectionSettings,
     Envelope,

@@ -1,0 +1,1 @@
+"""Domain: the connector config, templates, message building and the mailer; no gRPC."""

@@ -1,0 +1,1 @@
+"""Idempotency: at most one send per idempotency key, over a pluggable store."""
