@@ -13,7 +13,7 @@ from .domain.profiles import Profiles
 from .errors import InvalidRequest
 from .metrics import Metrics
 from .rpc.health import Health
-from .transport.session import ConnectionSettings
+from .transport.base import ConnectionSettings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from smtp_connector.client import InvalidRequestError, RecipientRefusedError
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.transport.session import (
+from smtp_connector.server.transport import (
     ConnectionSettings,
     Envelope,
     SmtpTransport,

@@ -19,7 +19,7 @@ from smtp_connector.client import (
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.domain.config import parse_config
 from smtp_connector.server.errors import InvalidConfig, PlaintextAuthRefused
-from smtp_connector.server.transport.session import (
+from smtp_connector.server.transport import (
     ConnectionSettings,
     SmtpSession,
     create_ssl_context,

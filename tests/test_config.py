@@ -14,7 +14,7 @@ from smtp_connector.server.domain.mailer import (
     prepare_message,
 )
 from smtp_connector.server.errors import InvalidConfig, InvalidSender
-from smtp_connector.server.transport.session import TlsMode
+from smtp_connector.server.transport import TlsMode
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 from tests.conftest import ServerFactory, make_config

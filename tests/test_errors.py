@@ -25,7 +25,7 @@ from smtp_connector.client import (
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.domain.mailer import Mailer
 from smtp_connector.server.errors import DeadlineExceeded
-from smtp_connector.server.transport.session import (
+from smtp_connector.server.transport import (
     ConnectionSettings,
     Envelope,
     SendReceipt,

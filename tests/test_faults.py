@@ -18,7 +18,7 @@ from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.errors import DeliveryUnknown, SmtpRejected
-from smtp_connector.server.transport.session import (
+from smtp_connector.server.transport import (
     ConnectionSettings,
     Envelope,
     Reply,

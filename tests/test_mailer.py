@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.domain.mailer import Mailer, SendRequest, load_config
-from smtp_connector.server.transport.session import ConnectionSettings, Envelope, SendReceipt
+from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt
 
 from tests.conftest import make_config
 

@@ -19,8 +19,8 @@ from smtp_connector.server.errors import (
     SmtpRejected,
     SmtpUnavailable,
 )
+from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode
 from smtp_connector.server.transport.pool import PooledTransport, PoolLimits
-from smtp_connector.server.transport.session import ConnectionSettings, Envelope, TlsMode
 
 from tests.conftest import ServerFactory, make_config
 from tests.support.smtp import SmtpServer

@@ -23,7 +23,7 @@ from smtp_connector.server.domain.profiles import (
 from smtp_connector.server.errors import InvalidConfig
 from smtp_connector.server.rpc.servicer import SmtpConnectorServicer
 from smtp_connector.server.settings import Settings
-from smtp_connector.server.transport.session import ConnectionSettings, SmtpTransport, Transport
+from smtp_connector.server.transport import ConnectionSettings, SmtpTransport, Transport
 
 from tests.conftest import ServerFactory, make_config
 from tests.support.smtp import SmtpServer, free_port

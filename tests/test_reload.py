@@ -15,7 +15,7 @@ from smtp_connector.server.domain.mailer import Mailer
 from smtp_connector.server.domain.profiles import Profiles, load_profiles
 from smtp_connector.server.reload import Reloader
 from smtp_connector.server.rpc.health import Health
-from smtp_connector.server.transport.session import ConnectionSettings, Envelope, SendReceipt
+from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt
 
 from tests.conftest import make_config
 from tests.support.process import ServerProcess

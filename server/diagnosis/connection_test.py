@@ -23,20 +23,10 @@ from ..domain.mailer import LoadedConfig, PreparedMessage, SendRequest, prepare_
 from ..domain.templates import GENERIC
 from ..errors import InvalidRequest, Reason, SmtpConnectorError, SmtpError, SmtpUnavailable
 from ..transport import resolver
-from ..transport.session import (
-    AUTH,
-    CONNECT,
-    EHLO,
-    GREETING,
-    QUIT,
-    TLS,
-    ConnectionSettings,
-    SmtpSession,
-    TlsMode,
-    create_ssl_context,
-)
+from ..transport.base import ConnectionSettings, Stage, TlsMode
+from ..transport.session import SmtpSession, create_ssl_context
 from .facts import Capabilities, TlsInfo, parse_capabilities, parse_certificate
-from .hints import RENDER, RESOLVE, Cause, Failure, hint_for
+from .hints import Cause, Failure, hint_for
 
 TEST_USAGE_TYPE = "Test"
 TEST_CODE = "000000"
@@ -151,11 +141,11 @@ def run_connection_test(
     steps = Steps(Diagnostician(session, deadline).explain)
     with session:
         if (
-            steps.run(RESOLVE, lambda: _resolve(settings, deadline))
+            steps.run(Stage.RESOLVE, lambda: _resolve(settings, deadline))
             and handshake(session, steps)
             and _maybe_send(session, steps, loaded, test_recipient)
         ):
-            steps.run(QUIT, lambda: _quit(session))
+            steps.run(Stage.QUIT, lambda: _quit(session))
     return TestReport(tuple(steps.results))
 
 
@@ -167,13 +157,13 @@ def _resolve(settings: ConnectionSettings, deadline: Deadline) -> Found:
     except TimeoutError as exc:
         raise SmtpUnavailable(
             f"looking up the host name '{settings.host}' timed out: {exc}",
-            stage=RESOLVE,
+            stage=Stage.RESOLVE,
             reason=Reason.SMTP_TIMEOUT,
         ) from exc
     except (socket.gaierror, UnicodeError) as exc:
         raise SmtpUnavailable(
             f"cannot resolve the host name '{settings.host}': {exc}",
-            stage=RESOLVE,
+            stage=Stage.RESOLVE,
             reason=Reason.SMTP_CONNECT_FAILED,
         ) from exc
     return Found(f"{settings.host} has {', '.join(addresses)}", addresses=addresses)
@@ -227,11 +217,11 @@ def handshake(session: SmtpSession, steps: Steps, *, plain_auth: bool = True) ->
         )
 
     return (
-        steps.run(CONNECT, connect)
-        and steps.run(GREETING, greeting)
-        and steps.run(EHLO, ehlo)
-        and steps.run(TLS, tls)
-        and steps.run(AUTH, auth)
+        steps.run(Stage.CONNECT, connect)
+        and steps.run(Stage.GREETING, greeting)
+        and steps.run(Stage.EHLO, ehlo)
+        and steps.run(Stage.TLS, tls)
+        and steps.run(Stage.AUTH, auth)
     )
 
 
@@ -288,10 +278,10 @@ def _maybe_send(
         return Found(f"accepted: {reply.text}", reply.code)
 
     return (
-        steps.run(RENDER, render)
+        steps.run(Stage.RENDER, render)
         and steps.run("mail_from", mail_from)
         and steps.run("rcpt_to", rcpt_to)
-        and steps.run("data", data)
+        and steps.run(Stage.DATA, data)
     )
 
 
@@ -319,15 +309,15 @@ class Diagnostician:
         cause, verify_error = _cause(exc)
         if cause is Cause.UNKNOWN and code == 0:
             required = settings.tls_mode is TlsMode.STARTTLS_REQUIRED
-            if stage == TLS and required and not session.offers("starttls"):
+            if stage == Stage.TLS and required and not session.offers("starttls"):
                 cause = Cause.NO_STARTTLS
-            elif stage == AUTH and not _PASSWORD_MECHANISMS & set(session.auth_mechanisms()):
+            elif stage == Stage.AUTH and not _PASSWORD_MECHANISMS & set(session.auth_mechanisms()):
                 cause = Cause.NO_AUTH
         tls = None
         if verify_error and self.look_again:
             tls = self._unverified_tls(verify_error)
         listener = None
-        if stage == GREETING and exc.reason is Reason.SMTP_TIMEOUT and self.look_again:
+        if stage == Stage.GREETING and exc.reason is Reason.SMTP_TIMEOUT and self.look_again:
             listener = self._speaks_tls()
         certificate = tls.certificate if tls else None
         failure = Failure(

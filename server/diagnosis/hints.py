@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..errors import Reason
-from ..transport.session import AUTH, CONNECT, DATA, EHLO, GREETING, MAIL, RCPT, TLS, TlsMode
-
-RESOLVE = "resolve"
-RENDER = "render"
+from ..transport.base import Stage, TlsMode
 
 # Ports providers offer for submission, in the order we suggest them.
 SUBMISSION_PORTS = "587 (STARTTLS) or 465 (secure: true)"
@@ -60,7 +57,7 @@ Rule = Callable[[Failure], str | None]
 
 
 def _dns(f: Failure) -> str | None:
-    if f.stage == RESOLVE or f.cause is Cause.DNS:
+    if f.stage == Stage.RESOLVE or f.cause is Cause.DNS:
         return (
             f"the host name '{f.host}' does not resolve: check host for typos "
             "(such as smtp.gmail.com, smtp.sendgrid.net, smtpdm.aliyun.com)"
@@ -69,7 +66,7 @@ def _dns(f: Failure) -> str | None:
 
 
 def _refused(f: Failure) -> str | None:
-    if f.stage == CONNECT and f.cause is Cause.REFUSED:
+    if f.stage == Stage.CONNECT and f.cause is Cause.REFUSED:
         return (
             f"nothing listens on {f.host}:{f.port}: check host and port; providers use "
             f"{SUBMISSION_PORTS}"
@@ -78,7 +75,7 @@ def _refused(f: Failure) -> str | None:
 
 
 def _connect_timeout(f: Failure) -> str | None:
-    if f.stage == CONNECT and f.cause in (Cause.TIMEOUT, Cause.UNREACHABLE):
+    if f.stage == Stage.CONNECT and f.cause in (Cause.TIMEOUT, Cause.UNREACHABLE):
         return (
             f"{f.host}:{f.port} did not answer: a firewall or the hosting provider blocks the "
             "port (many clouds block outgoing port 25); try 587, 465 or 2525, or run "
@@ -101,7 +98,7 @@ def _wrong_version(f: Failure) -> str | None:
 
 
 def _tls_listener(f: Failure) -> str | None:
-    if f.stage == GREETING and f.reason == Reason.SMTP_TIMEOUT and f.tls_listener:
+    if f.stage == Stage.GREETING and f.reason == Reason.SMTP_TIMEOUT and f.tls_listener:
         return (
             f"port {f.port} speaks TLS from the first byte and waits for a TLS handshake: "
             "set secure to true"
@@ -110,7 +107,7 @@ def _tls_listener(f: Failure) -> str | None:
 
 
 def _greeting_timeout(f: Failure) -> str | None:
-    if f.stage != GREETING or f.reason != Reason.SMTP_TIMEOUT:
+    if f.stage != Stage.GREETING or f.reason != Reason.SMTP_TIMEOUT:
         return None
     if f.tls_mode is TlsMode.IMPLICIT:
         return (
@@ -125,7 +122,7 @@ def _greeting_timeout(f: Failure) -> str | None:
 
 
 def _tls_handshake_timeout(f: Failure) -> str | None:
-    if f.stage == TLS and f.reason == Reason.SMTP_TIMEOUT:
+    if f.stage == Stage.TLS and f.reason == Reason.SMTP_TIMEOUT:
         return (
             f"{f.host}:{f.port} did not answer the TLS handshake: the port speaks neither TLS "
             f"nor SMTP; use the provider's SMTP port ({SUBMISSION_PORTS})"
@@ -156,7 +153,13 @@ def _certificate(f: Failure) -> str | None:
 
 
 def _must_starttls(f: Failure) -> str | None:
-    if f.smtp_code == 530 and f.stage in (EHLO, AUTH, MAIL, RCPT, DATA):
+    if f.smtp_code == 530 and f.stage in (
+        Stage.EHLO,
+        Stage.AUTH,
+        Stage.MAIL,
+        Stage.RCPT,
+        Stage.DATA,
+    ):
         return (
             "the server accepts this only over TLS (530 must issue STARTTLS first): remove "
             "ignoreTLS and set requireTLS to true, or use port 465 with secure: true"
@@ -174,7 +177,7 @@ def _no_starttls(f: Failure) -> str | None:
 
 
 def _no_auth(f: Failure) -> str | None:
-    if f.stage == AUTH and f.cause is Cause.NO_AUTH:
+    if f.stage == Stage.AUTH and f.cause is Cause.NO_AUTH:
         if not f.auth_offered and f.tls_mode is not TlsMode.IMPLICIT:
             return (
                 "the server offers no AUTH here: most servers offer it only after TLS; use "
@@ -199,19 +202,19 @@ def _plaintext_refused(f: Failure) -> str | None:
 
 
 def _credentials(f: Failure) -> str | None:
-    if f.stage == AUTH and f.smtp_code in (534, 535):
+    if f.stage == Stage.AUTH and f.smtp_code in (534, 535):
         return (
             "the server rejected the username and password: check them (with SendGrid the "
             "user is 'apikey' and the password an API key); Gmail and Outlook need an app "
             "password, not the account password"
         )
-    if f.stage == AUTH and f.smtp_code == 538:
+    if f.stage == Stage.AUTH and f.smtp_code == 538:
         return "the server wants TLS before AUTH: remove ignoreTLS, or use 465 with secure: true"
     return None
 
 
 def _sender(f: Failure) -> str | None:
-    if f.stage == MAIL and f.smtp_code in (550, 551, 553, 554, 501):
+    if f.stage == Stage.MAIL and f.smtp_code in (550, 551, 553, 554, 501):
         return (
             "the server refused the sender: fromEmail must be an address or domain you "
             "verified with the provider (SendGrid, Amazon SES, Aliyun DirectMail) or the "
@@ -221,7 +224,7 @@ def _sender(f: Failure) -> str | None:
 
 
 def _recipient(f: Failure) -> str | None:
-    if f.stage == RCPT and 500 <= f.smtp_code < 600:
+    if f.stage == Stage.RCPT and 500 <= f.smtp_code < 600:
         return (
             "the server refused the test recipient: check the address; a relay without AUTH "
             "may only deliver to its own domains (configure username and password)"
@@ -230,7 +233,7 @@ def _recipient(f: Failure) -> str | None:
 
 
 def _message_refused(f: Failure) -> str | None:
-    if f.stage != DATA or f.smtp_code < 500:
+    if f.stage != Stage.DATA or f.smtp_code < 500:
         return None
     if f.smtp_code == 552:
         return "the server refused the message as too large (552): shorten the template"
@@ -250,7 +253,7 @@ def _temporary(f: Failure) -> str | None:
 
 
 def _greeting_refused(f: Failure) -> str | None:
-    if f.stage == GREETING and f.smtp_code >= 500:
+    if f.stage == Stage.GREETING and f.smtp_code >= 500:
         return (
             "the server refuses connections from this machine (554): the provider may "
             "require an allowed IP address, or this is not its submission port"

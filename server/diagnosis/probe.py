@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..deadline import Deadline
-from ..transport.session import AUTH, ConnectionSettings, SmtpSession, TlsMode, create_ssl_context
+from ..transport.base import ConnectionSettings, Stage, TlsMode
+from ..transport.session import SmtpSession, create_ssl_context
 from . import connection_test as diagnosis
 from .connection_test import Diagnostician, Steps, handshake
 
@@ -83,7 +84,7 @@ def run_probe(
     working = (
         [a for a in attempts if a.ok and a.encrypted]
         or [a for a in attempts if a.ok]
-        or [a for a in attempts if a.failed_step == AUTH and a.encrypted]
+        or [a for a in attempts if a.failed_step == Stage.AUTH and a.encrypted]
     )
     return ProbeReport(attempts, working[0].fragment if working else "")
 
@@ -120,7 +121,7 @@ def _detail(steps: Steps, ok: bool, encrypted: bool, credentials: bool) -> str:
     if not encrypted:
         untried = "; AUTH not tried without TLS" if credentials else ""
         return f"works (NOT encrypted{untried})"
-    tls = next(s for s in steps.results if s.name == "tls")
+    tls = next(s for s in steps.results if s.name == Stage.TLS)
     return f"works ({tls.detail.split(';')[0]})"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from typing import Any
@@ -14,9 +14,9 @@ from pydantic import SecretStr
 
 from ..deadline import Deadline
 from ..errors import FieldViolation, InvalidRequest, InvalidSender, Reason
+from ..transport.base import ConnectionSettings, Envelope, TlsMode, Transport, TransportFactory
 from ..transport.oauth import OAuth2Credentials
 from ..transport.pool import transport_factory
-from ..transport.session import ConnectionSettings, Envelope, TlsMode, Transport
 from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .message import MessageHeaders, build_message, headers_for
@@ -204,9 +204,6 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
     data = message.data if loaded.dkim is None else loaded.dkim.sign(message.data)
     envelope = Envelope(envelope_sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
     return PreparedMessage(rendered.usage_type, message.message_id, envelope, data)
-
-
-TransportFactory = Callable[[ConnectionSettings], Transport]
 
 
 # Distinct connection settings the Mailer keeps a transport (a pool) for; beyond this the

@@ -10,7 +10,7 @@ from ..diagnosis.connection_test import StepResult, TestReport
 from ..diagnosis.facts import Capabilities, CertificateInfo, TlsInfo
 from ..diagnosis.probe import ProbeReport
 from ..domain.validation import Resolution, Severity, ValidationReport
-from ..transport.session import TlsMode
+from ..transport.base import TlsMode
 
 _SEVERITIES = {Severity.ERROR: pb.SEVERITY_ERROR, Severity.WARNING: pb.SEVERITY_WARNING}
 _PROBE_MODES = {

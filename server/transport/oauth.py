@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from ..deadline import Deadline
 from ..errors import Reason, SmtpAuthFailed, SmtpUnavailable
+from .base import Stage
 
-AUTH_STAGE = "auth"
 # Refresh this long before the token's expiry, so a token never dies mid-handshake.
 REFRESH_MARGIN = 60.0
 # When an endpoint says nothing of the lifetime: Google's and Microsoft's tokens live an hour.
@@ -75,7 +75,7 @@ class TokenCache:
             raise SmtpUnavailable(
                 "another request is still refreshing the OAuth2 access token; "
                 "the message was not sent",
-                stage=AUTH_STAGE,
+                stage=Stage.AUTH,
                 reason=Reason.SMTP_TIMEOUT,
             )
         try:
@@ -86,7 +86,7 @@ class TokenCache:
                 raise SmtpAuthFailed(
                     "the OAuth2 access token has expired and the config has no refreshToken "
                     "and accessUrl to renew it; the message was not sent",
-                    stage=AUTH_STAGE,
+                    stage=Stage.AUTH,
                 )
             fresh = _refresh(credentials, deadline)
             self._tokens[credentials] = fresh
@@ -147,7 +147,7 @@ def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
         raise SmtpUnavailable(
             f"cannot refresh the OAuth2 access token at {host}: {type(exc).__name__}; "
             "the message was not sent",
-            stage=AUTH_STAGE,
+            stage=Stage.AUTH,
             reason=reason,
         ) from None
     token = body.get("access_token") if isinstance(body, dict) else None
@@ -155,7 +155,7 @@ def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
         raise SmtpUnavailable(
             f"the OAuth2 token endpoint {host} answered without an access_token; "
             "the message was not sent",
-            stage=AUTH_STAGE,
+            stage=Stage.AUTH,
         )
     lifetime = body.get("expires_in", DEFAULT_LIFETIME)
     seconds = float(lifetime) if isinstance(lifetime, int | float | str) else DEFAULT_LIFETIME
@@ -171,10 +171,10 @@ def _refused(host: str, exc: urllib.error.HTTPError) -> SmtpAuthFailed | SmtpUna
     detail = f"{exc.code}" + (f" {error}" if isinstance(error, str) and error else "")
     message = f"the OAuth2 token endpoint {host} refused the refresh ({detail})"
     if exc.code >= 500:
-        return SmtpUnavailable(message + "; the message was not sent", stage=AUTH_STAGE)
+        return SmtpUnavailable(message + "; the message was not sent", stage=Stage.AUTH)
     return SmtpAuthFailed(
         message + ": check clientId, clientSecret and refreshToken; the message was not sent",
-        stage=AUTH_STAGE,
+        stage=Stage.AUTH,
     )
 
 

@@ -24,18 +24,8 @@ from dataclasses import dataclass
 
 from ..deadline import Deadline
 from ..errors import DeadlineExceeded, Reason, SmtpError, SmtpUnavailable
-from .session import (
-    MAIL,
-    ConnectionSettings,
-    Envelope,
-    SendReceipt,
-    SmtpSession,
-    SmtpTransport,
-    Transport,
-    create_ssl_context,
-    deliver,
-    open_session,
-)
+from .base import ConnectionSettings, Envelope, SendReceipt, Stage, Transport
+from .session import SmtpSession, SmtpTransport, create_ssl_context, deliver, open_session
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +148,7 @@ class PooledTransport:
                         raise SmtpUnavailable(
                             f"the connection pool for {self.settings.address} is closed "
                             "(the service is stopping); the message was not sent",
-                            stage="connect",
+                            stage=Stage.CONNECT,
                         )
                     expired.extend(self._take_expired())
                     if self._idle:
@@ -195,7 +185,7 @@ class PooledTransport:
             raise SmtpUnavailable(
                 f"all {self.limits.max_connections} connections to {self.settings.address} "
                 f"stayed busy for {self.limits.acquire_timeout:g}s; the message was not sent",
-                stage="connect",
+                stage=Stage.CONNECT,
                 reason=Reason.SMTP_TEMPORARY_FAILURE,
             )
         self._changed.wait(left if remaining is None else min(left, remaining))
@@ -269,7 +259,7 @@ def _server_closed_it(exc: SmtpError) -> bool:
     """Whether a failure on a reused session means the server had dropped it while idle, at a
     point where nothing of the message was accepted yet (MAIL FROM, the first command of a
     reuse)."""
-    if exc.stage != MAIL:
+    if exc.stage != Stage.MAIL:
         return False
     return exc.reason is Reason.SMTP_CONNECTION_LOST or exc.smtp_code == 421
 

@@ -15,10 +15,8 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import Enum
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from ..deadline import Deadline
 from ..errors import (
@@ -36,6 +34,7 @@ from ..errors import (
     SmtpUnavailable,
 )
 from . import resolver
+from .base import ConnectionSettings, Envelope, Reply, SendReceipt, Stage, TlsMode
 from .deadline_reader import DeadlineReader
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
 from .tls import client_context
@@ -46,94 +45,8 @@ _ENHANCED_CODE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _CERT_HAS_EXPIRED = 10  # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED
 
-# Stage names, as reported in errors and connection tests.
-CONNECT, GREETING, EHLO, TLS, AUTH = "connect", "greeting", "ehlo", "tls", "auth"
-MAIL, RCPT, DATA, END_OF_DATA, QUIT = "mail", "rcpt", "data", "end_of_data", "quit"
 # What smtplib's login() speaks, in its order of preference.
 _PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
-
-
-class TlsMode(Enum):
-    """How the connection is encrypted."""
-
-    IMPLICIT = "implicit"  # TLS from the first byte (`secure`, usually port 465)
-    STARTTLS_REQUIRED = "starttls_required"  # `requireTLS`: fail unless STARTTLS works
-    STARTTLS_OPPORTUNISTIC = "starttls_opportunistic"  # STARTTLS when offered (the default)
-    NONE = "none"  # `ignoreTLS`
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """Everything needed to open and authenticate a connection; the pool key of a config."""
-
-    host: str
-    port: int
-    tls_mode: TlsMode = TlsMode.STARTTLS_OPPORTUNISTIC
-    servername: str | None = None
-    verify_certificate: bool = True
-    ca: str | None = None
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    client_cert: str | None = None
-    client_key: str | None = field(default=None, repr=False)
-    min_tls_version: str | None = None
-    # None: credentials may travel unencrypted only to a loopback peer.
-    allow_plaintext_auth: bool | None = None
-    oauth2: OAuth2Credentials | None = None
-    local_hostname: str | None = None
-    connect_timeout: float = 10.0
-    greeting_timeout: float = 10.0
-    socket_timeout: float = 20.0
-    # The pool's per-config knobs (nodemailer's `pool`, `maxConnections`, `maxMessages`);
-    # None leaves the server's settings in charge.
-    pool: bool | None = None
-    max_connections: int | None = None
-    max_messages: int | None = None
-    # Pipeline the envelope when the server offers PIPELINING (the config's `pipelining`).
-    pipelining: bool = True
-
-    @property
-    def address(self) -> str:
-        """``host:port``, for messages."""
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """The SMTP envelope: MAIL FROM and RCPT TO addresses, and whether they need SMTPUTF8."""
-
-    sender: str
-    recipients: tuple[str, ...]
-    smtputf8: bool = False
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An SMTP reply."""
-
-    code: int
-    text: str
-
-
-@dataclass(frozen=True)
-class SendReceipt:
-    """The server's acceptance of a message: its reply to the end of DATA."""
-
-    code: int
-    reply: str
-    accepted_recipients: tuple[str, ...]
-
-
-class Transport(Protocol):
-    """Sends message bytes to an SMTP server."""
-
-    def send(self, envelope: Envelope, data: bytes, deadline: Deadline) -> SendReceipt:
-        """Send one message; returns only when the server answered 2xx to the end of DATA."""
-        ...
-
-    def close(self) -> None:
-        """Release every connection."""
-        ...
 
 
 @cache
@@ -170,9 +83,9 @@ def _reply_error(settings: ConnectionSettings, stage: str, code: int, text: str)
     error_type: type[SmtpError]
     if 400 <= code < 500:
         error_type = SmtpUnavailable
-    elif stage == AUTH:
+    elif stage == Stage.AUTH:
         error_type = SmtpAuthFailed
-    elif stage == RCPT:
+    elif stage == Stage.RCPT:
         error_type = RecipientRefused
     else:
         error_type = SmtpRejected
@@ -233,7 +146,7 @@ class SmtpSession:
     def connect(self) -> None:
         """Open the TCP connection (and the TLS layer, in implicit mode)."""
         settings = self.settings
-        with self._translate(CONNECT):
+        with self._translate(Stage.CONNECT):
             sock = resolver.connect(
                 settings.host, settings.port, self.deadline.timeout(settings.connect_timeout)
             )
@@ -243,22 +156,22 @@ class SmtpSession:
 
     def greeting(self) -> Reply:
         """Read the server's 220 banner."""
-        with self._translate(GREETING, self.settings.greeting_timeout):
+        with self._translate(Stage.GREETING, self.settings.greeting_timeout):
             code, text = self._smtp.getreply()
         reply = Reply(code, _text(text))
         if code != 220:
-            raise _reply_error(self.settings, GREETING, code, reply.text)
+            raise _reply_error(self.settings, Stage.GREETING, code, reply.text)
         return reply
 
     def ehlo(self) -> Reply:
         """Say EHLO (HELO for an old server) and learn the extensions."""
-        with self._translate(EHLO):
+        with self._translate(Stage.EHLO):
             code, text = self._smtp.ehlo()
             if not 200 <= code < 300:
                 code, text = self._smtp.helo()
         reply = Reply(code, _text(text))
         if not 200 <= code < 300:
-            raise _reply_error(self.settings, EHLO, code, reply.text)
+            raise _reply_error(self.settings, Stage.EHLO, code, reply.text)
         return reply
 
     @property
@@ -302,17 +215,17 @@ class SmtpSession:
             raise SmtpTlsFailed(
                 f"SMTP server {self.settings.address} does not offer STARTTLS but requireTLS is "
                 "set; the message was not sent",
-                stage=TLS,
+                stage=Stage.TLS,
             )
         return False
 
     def starttls(self) -> Reply:
         """Upgrade the connection with STARTTLS; EHLO must be said again afterwards."""
-        with self._translate(TLS):
+        with self._translate(Stage.TLS):
             code, text = self._smtp.docmd("STARTTLS")
         reply = Reply(code, _text(text))
         if code != 220:
-            raise _reply_error(self.settings, TLS, code, reply.text)
+            raise _reply_error(self.settings, Stage.TLS, code, reply.text)
         self._wrap_tls()
         # What the server said before TLS no longer counts (RFC 3207 4.2).
         smtp = self._smtp
@@ -337,7 +250,7 @@ class SmtpSession:
                 f"SMTP server {settings.address} offers no AUTH"
                 + ("" if self.encrypted else " on an unencrypted connection")
                 + " but the config has credentials; the message was not sent",
-                stage=AUTH,
+                stage=Stage.AUTH,
             )
         if oauth2 is not None:
             return self._xoauth2(oauth2, offered)
@@ -346,9 +259,9 @@ class SmtpSession:
                 f"SMTP server {settings.address} offers AUTH {' '.join(offered)} only, none of "
                 "CRAM-MD5, PLAIN or LOGIN that a user and password need (XOAUTH2 needs "
                 "auth.type oauth2); the message was not sent",
-                stage=AUTH,
+                stage=Stage.AUTH,
             )
-        with self._translate(AUTH):
+        with self._translate(Stage.AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
         return Reply(code, _text(text))
 
@@ -387,7 +300,7 @@ class SmtpSession:
             raise SmtpAuthFailed(
                 f"SMTP server {self.settings.address} does not offer XOAUTH2 (it offers "
                 f"{', '.join(offered)}), which auth.type oauth2 needs; the message was not sent",
-                stage=AUTH,
+                stage=Stage.AUTH,
             )
         token, fresh = TOKENS.token(credentials, self.deadline)
         try:
@@ -406,25 +319,25 @@ class SmtpSession:
             # ends the exchange, and the server then replies 535.
             return xoauth2_response(user, token) if challenge is None else ""
 
-        with self._translate(AUTH):
+        with self._translate(Stage.AUTH):
             code, text = self._smtp.auth("XOAUTH2", respond, initial_response_ok=True)
         return Reply(code, _text(text))
 
     def mail(self, envelope: Envelope) -> Reply:
         """MAIL FROM."""
-        with self._translate(MAIL):
+        with self._translate(Stage.MAIL):
             code, text = self._command(self._mail_line(envelope))
         return self._mail_reply(code, text)
 
     def rcpt(self, recipient: str) -> Reply:
         """RCPT TO; a refusal names the recipient."""
-        with self._translate(RCPT):
+        with self._translate(Stage.RCPT):
             code, text = self._command(self._line("rcpt", f"TO:<{recipient}>"))
         return self._rcpt_reply(recipient, code, text)
 
     def data(self, data: bytes) -> Reply:
         """DATA, the message, and the end of data."""
-        with self._translate(DATA):
+        with self._translate(Stage.DATA):
             code, text = self._smtp.docmd("DATA")
         self._go_ahead(code, text)
         return self.content(data)
@@ -437,7 +350,7 @@ class SmtpSession:
         still unread then leave the session unusable, and it is discarded as after any
         failure (a message is never begun: no content was sent)."""
         smtp = self._smtp
-        with self._translate(MAIL):
+        with self._translate(Stage.MAIL):
             lines = [self._mail_line(envelope)]
             lines += [self._line("rcpt", f"TO:<{r}>") for r in envelope.recipients]
             smtp.send(b"".join(lines) + b"DATA\r\n")
@@ -446,27 +359,27 @@ class SmtpSession:
         # With no recipient accepted the server refuses DATA too (RFC 2920 3.1): the refusals
         # are the error, its 5xx to DATA adds nothing.
         accepted, refused = _sort_recipients(envelope.recipients, self._next_rcpt_reply)
-        with self._translate(DATA):
+        with self._translate(Stage.DATA):
             code, text = smtp.getreply()
         self._go_ahead(code, text)
         return accepted, refused
 
     def _next_rcpt_reply(self, recipient: str) -> Reply:
         """The next pipelined reply, to RCPT TO ``recipient``."""
-        with self._translate(RCPT):
+        with self._translate(Stage.RCPT):
             code, text = self._smtp.getreply()
         return self._rcpt_reply(recipient, code, text)
 
     def content(self, data: bytes) -> Reply:
         """The message and the end of data, once the server said 354. Once the whole
         message is out, a lost connection means the outcome is unknown, never "not sent"."""
-        with self._translate(DATA):
+        with self._translate(Stage.DATA):
             self._smtp.send(_dot_stuffed(data))
-        with self._translate(END_OF_DATA):
+        with self._translate(Stage.END_OF_DATA):
             code, text = self._smtp.getreply()
         reply = Reply(code, _text(text))
         if not 200 <= code < 300:
-            raise _reply_error(self.settings, DATA, code, reply.text)
+            raise _reply_error(self.settings, Stage.DATA, code, reply.text)
         return reply
 
     def quit(self) -> None:
@@ -512,13 +425,15 @@ class SmtpSession:
     def _mail_reply(self, code: int, text: bytes) -> Reply:
         reply = Reply(code, _text(text))
         if code != 250:
-            raise _reply_error(self.settings, MAIL, code, reply.text)
+            raise _reply_error(self.settings, Stage.MAIL, code, reply.text)
         return reply
 
     def _rcpt_reply(self, recipient: str, code: int, text: bytes) -> Reply:
         reply = Reply(code, _text(text))
         if code not in (250, 251):
-            error = _reply_error(self.settings, RCPT, code, f"{reply.text} (for <{recipient}>)")
+            error = _reply_error(
+                self.settings, Stage.RCPT, code, f"{reply.text} (for <{recipient}>)"
+            )
             error.metadata["refused_recipients"] = recipient
             raise error
         return reply
@@ -526,13 +441,13 @@ class SmtpSession:
     def _go_ahead(self, code: int, text: bytes) -> None:
         """The reply to DATA: 354, or the refusal."""
         if code != 354:
-            raise _reply_error(self.settings, DATA, code, _text(text))
+            raise _reply_error(self.settings, Stage.DATA, code, _text(text))
 
     def _wrap_tls(self) -> None:
         settings = self.settings
         plain = self._smtp.sock
         assert plain is not None, "TLS needs a connected socket"
-        with self._translate(TLS):
+        with self._translate(Stage.TLS):
             tls = self._context.wrap_socket(
                 plain, server_hostname=settings.servername or settings.host
             )
@@ -557,11 +472,11 @@ class SmtpSession:
             yield
         except DeadlineExceeded:
             # Once the whole message is out, a deadline running out is no "not sent".
-            if stage == END_OF_DATA:
+            if stage == Stage.END_OF_DATA:
                 raise self._lost(stage, TimeoutError()) from None
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            raise _reply_error(settings, AUTH, exc.smtp_code, _text(exc.smtp_error)) from None
+            raise _reply_error(settings, Stage.AUTH, exc.smtp_code, _text(exc.smtp_error)) from None
         except smtplib.SMTPResponseException as exc:
             raise _reply_error(settings, stage, exc.smtp_code, _text(exc.smtp_error)) from None
         except smtplib.SMTPNotSupportedError as exc:
@@ -577,7 +492,7 @@ class SmtpSession:
                 f"TLS with {settings.address} failed: {exc.reason or exc}"
                 + (f" ({hint})" if hint else "")
                 + "; the message was not sent",
-                stage=TLS,
+                stage=Stage.TLS,
             ) from None
         except (OSError, UnicodeError) as exc:
             raise self._lost(stage, exc) from None
@@ -602,13 +517,13 @@ class SmtpSession:
             f"SMTP server {self.settings.address} cannot do what {stage} needs: {detail}"
             "; the message was not sent"
         )
-        if stage == AUTH:
+        if stage == Stage.AUTH:
             return SmtpAuthFailed(message, stage=stage)
         return SmtpRejected(message, stage=stage)
 
     def _lost(self, stage: str, cause: BaseException | None) -> SmtpError | DeadlineExceeded:
         settings = self.settings
-        if stage == END_OF_DATA:
+        if stage == Stage.END_OF_DATA:
             return DeliveryUnknown(
                 f"the connection to {settings.address} failed after the whole message was sent "
                 "and before the server replied: it may or may not have been accepted; a blind "
@@ -621,7 +536,7 @@ class SmtpSession:
                     "the message was not sent"
                 )
             hint = ""
-            if stage == GREETING and settings.tls_mode is not TlsMode.IMPLICIT:
+            if stage == Stage.GREETING and settings.tls_mode is not TlsMode.IMPLICIT:
                 hint = (
                     " (a server that expects TLS from the first byte, as on port 465, stays "
                     "silent like this: set secure to true)"
@@ -632,7 +547,7 @@ class SmtpSession:
                 stage=stage,
                 reason=Reason.SMTP_TIMEOUT,
             )
-        if stage == CONNECT:
+        if stage == Stage.CONNECT:
             detail = _os_detail(cause)
             return SmtpUnavailable(
                 f"cannot connect to SMTP server {settings.address}: {detail}; "
