@@ -61,10 +61,6 @@ class Admission:
     def in_flight(self) -> int:
         return self._in_flight
 
-    @property
-    def draining(self) -> bool:
-        return self._draining
-
     def check(self) -> None:
         """Raise ServiceDraining or ResourceExhausted when a new RPC may not be taken now."""
         if self._draining:

@@ -669,10 +669,6 @@ class SmtpTransport:
         """An open session with this transport's settings."""
         return open_session(self.settings, self._context, deadline)
 
-    def session(self, deadline: Deadline) -> SmtpSession:
-        """A new, unconnected session, for step-by-step use such as a connection test."""
-        return SmtpSession(self.settings, self._context, deadline)
-
     def send(self, envelope: Envelope, data: bytes, deadline: Deadline) -> SendReceipt:
         """Connect, send, quit."""
         with self.open(deadline) as session:
