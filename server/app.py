@@ -21,6 +21,7 @@ from .devmailbox import DevMailbox
 from .domain.guard import InlineGuard
 from .domain.mailer import Mailer
 from .domain.profiles import Profiles, load_profiles
+from .domain.templates import check_template_sizes
 from .idempotency.engine import Idempotency, open_idempotency
 from .logs import configure_logging
 from .metrics import Metrics
@@ -33,7 +34,6 @@ from .rpc.limits import (
     RateLimiter,
     ServiceExecutor,
     ServiceLimitsInterceptor,
-    check_template_sizes,
 )
 from .rpc.listener_tls import server_credentials
 from .rpc.servicer import SmtpConnectorServicer

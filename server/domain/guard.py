@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 
 from ..errors import PermissionDenied, Reason
-from ..rpc.limits import check_template_sizes
 from ..transport import resolver
 from .mailer import LoadedConfig
+from .templates import check_template_sizes
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

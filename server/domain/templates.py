@@ -20,11 +20,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from ..errors import (
     FieldViolation,
     InvalidConfig,
+    InvalidRequest,
+    Reason,
     TemplateNotFound,
     TemplateRenderFailed,
     TemplateVariableMissing,
 )
-from .config import ContentType, TemplateConfig, normalize_locale
+from .config import ContentType, SmtpConfig, TemplateConfig, normalize_locale
 
 GENERIC = "Generic"
 
@@ -322,3 +324,19 @@ class TemplateSet:
 
     def __contains__(self, usage_type: object) -> bool:
         return usage_type in self._usage_types
+
+
+def check_template_sizes(config: SmtpConfig, max_bytes: int) -> None:
+    """Refuse a config with a template (subject + content) over ``max_bytes`` UTF-8 bytes."""
+    violations = tuple(
+        FieldViolation(f"templates[{index}]", f"is larger than {max_bytes} bytes")
+        for index, template in enumerate(config.templates)
+        if len(template.subject.encode()) + len(template.content.encode()) > max_bytes
+    )
+    if violations:
+        raise InvalidRequest(
+            f"a template is larger than {max_bytes} bytes ({violations[0].field}); "
+            "the message was not sent",
+            reason=Reason.LIMIT_EXCEEDED,
+            violations=violations,
+        )

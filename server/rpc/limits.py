@@ -16,9 +16,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import struct_pb2
 
-from ..domain.config import SmtpConfig
 from ..errors import (
-    FieldViolation,
     InvalidRequest,
     Reason,
     ResourceExhausted,
@@ -178,22 +176,6 @@ def check_payload(request: Any, max_depth: int) -> None:
     if isinstance(payload, struct_pb2.Struct) and payload_depth(payload) > max_depth:
         raise InvalidRequest.for_field(
             "payload", f"nests deeper than {max_depth} levels", reason=Reason.LIMIT_EXCEEDED
-        )
-
-
-def check_template_sizes(config: SmtpConfig, max_bytes: int) -> None:
-    """Refuse a config with a template (subject + content) over ``max_bytes`` UTF-8 bytes."""
-    violations = tuple(
-        FieldViolation(f"templates[{index}]", f"is larger than {max_bytes} bytes")
-        for index, template in enumerate(config.templates)
-        if len(template.subject.encode()) + len(template.content.encode()) > max_bytes
-    )
-    if violations:
-        raise InvalidRequest(
-            f"a template is larger than {max_bytes} bytes ({violations[0].field}); "
-            "the message was not sent",
-            reason=Reason.LIMIT_EXCEEDED,
-            violations=violations,
         )
 
 
