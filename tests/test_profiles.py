@@ -14,18 +14,14 @@ from smtp_connector.client.cli import main
 from smtp_connector.client.errors import InvalidRequestError
 from smtp_connector.server.app import create_server
 from smtp_connector.server.domain.mailer import Mailer, load_config
-from smtp_connector.server.domain.profiles import (
-    Profiles,
-    handshake_probe,
-    load_profiles,
-    profile_statuses,
-)
+from smtp_connector.server.domain.profiles import Profiles, load_profiles, profile_statuses
 from smtp_connector.server.errors import InvalidConfig
 from smtp_connector.server.rpc.servicer import SmtpConnectorServicer
 from smtp_connector.server.settings import Settings
 from smtp_connector.server.transport import ConnectionSettings, SmtpTransport, Transport
 
 from tests.conftest import ServerFactory, make_config
+from tests.support.probes import handshake_probe
 from tests.support.smtp import SmtpServer, free_port
 
 

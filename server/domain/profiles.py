@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..deadline import Deadline
-from ..diagnosis.connection_test import run_connection_test
 from ..errors import FieldViolation, InvalidConfig, InvalidRequest, Reason
 from .config import config_from_data, parse_json
 from .dkim import KeyAccess
@@ -146,21 +144,9 @@ def loaded_probe(loaded: LoadedConfig) -> tuple[bool, str]:
     return True, "config loaded"
 
 
-def handshake_probe(timeout: float) -> Probe:
-    """A live check: connect, EHLO, TLS and AUTH against the profile's SMTP server (as
-    TestConnection does, sending nothing) within ``timeout`` seconds."""
-
-    def probe(loaded: LoadedConfig) -> tuple[bool, str]:
-        report = run_connection_test(loaded, Deadline.after(timeout))
-        last = report.steps[-1]
-        return report.ok, "SMTP handshake succeeded" if report.ok else f"{last.name}: {last.detail}"
-
-    return probe
-
-
 def profile_statuses(profiles: Profiles, probe: Probe = loaded_probe) -> tuple[ProfileStatus, ...]:
     """Every profile with its state, in the file's order; ``probe`` decides the state
-    (``loaded_probe`` by default, ``handshake_probe(timeout)`` for a live check)."""
+    (``loaded_probe`` by default; any ``Probe``, such as a live handshake, may replace it)."""
     return tuple(
         ProfileStatus(
             name=name,
