@@ -12,7 +12,7 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.server.app import create_mailer, create_server
 from smtp_connector.server.domain.mailer import Mailer
-from smtp_connector.server.idempotency.engine import Idempotency, open_idempotency
+from smtp_connector.server.idempotency import Idempotency, open_idempotency
 from smtp_connector.server.settings import Settings
 
 from tests.support.smtp import SmtpServer

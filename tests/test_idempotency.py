@@ -27,7 +27,7 @@ from smtp_connector.client.errors import (
 from smtp_connector.server.app import build_service
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.errors import DeliveryUnknown
-from smtp_connector.server.idempotency.engine import (
+from smtp_connector.server.idempotency import (
     Idempotency,
     IdempotencyStore,
     Record,

@@ -27,9 +27,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from ..deadline import Deadline
 from ..errors import (
@@ -38,78 +37,18 @@ from ..errors import (
     DeliveryUnknown,
     IdempotencyKeyReused,
     IdempotencyStoreUnavailable,
-    InvalidRequest,
     SmtpConnectorError,
 )
-from ..settings import Settings
+from .keys import check_key
+from .store import IdempotencyStore, Record, State
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
-MAX_KEY_LENGTH = 256
 _FIRST_POLL, _MAX_POLL = 0.005, 0.1  # seconds between looks at a pending claim
 _CUT_OFF = "the server shut down while the message was being sent"
-
-
-class State(StrEnum):
-    """Where a key stands."""
-
-    PENDING = "pending"  # a call is sending under this key
-    SENT = "sent"  # the message was accepted; ``body`` is the serialized response
-    UNKNOWN = "unknown"  # the message may have been accepted; ``body`` is the error message
-
-
-@dataclass(frozen=True)
-class Record:
-    """What a store keeps for one key. ``token`` identifies the claim of a pending record;
-    ``lease_until`` (wall-clock seconds) is when a pending claim is presumed dead."""
-
-    fingerprint: str
-    state: State
-    token: str = ""
-    lease_until: float = 0.0
-    body: bytes = b""
-
-
-class IdempotencyStore(Protocol):
-    """Where keys live: in this process, in a SQLite file, or in a store shared by replicas.
-
-    Keys reach a store already hashed. Every method raises IdempotencyStoreUnavailable when
-    the store cannot be used."""
-
-    def claim(self, key: str, record: Record, ttl: float) -> Record | None:
-        """Store the pending ``record`` unless the key has a live record; None when claimed,
-        else the record found."""
-        ...
-
-    def finish(self, key: str, token: str, record: Record, ttl: float) -> None:
-        """Replace the claim ``token`` with the final ``record``, kept ``ttl`` seconds."""
-        ...
-
-    def release(self, key: str, token: str) -> None:
-        """Drop the claim ``token`` (nothing was sent)."""
-        ...
-
-    def wait(self, key: str, timeout: float) -> None:
-        """Return when the key may have changed, or after ``timeout`` seconds."""
-        ...
-
-    def close(self) -> None:
-        """Release the store's connections."""
-        ...
-
-
-def fingerprint(request: bytes) -> str:
-    """The digest a key is bound to: the whole request (inline config and its secrets
-    included) without the key itself, so the store never holds any of it in clear."""
-    return hashlib.sha256(request).hexdigest()
-
-
-def check_key(key: str) -> None:
-    """Refuse keys too long to be a sensible identifier."""
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidRequest.for_field(
-            "idempotency_key", f"must be at most {MAX_KEY_LENGTH} characters"
-        )
 
 
 class Idempotency:
@@ -246,7 +185,24 @@ class Idempotency:
             log.error("could not release an idempotency key: %s", exc.message)
 
 
-def open_idempotency(settings: Settings) -> Idempotency:
+class StoreSettings(Protocol):
+    """The settings an idempotency store is opened from (the server's ``Settings`` has them)."""
+
+    @property
+    def idempotency_store(self) -> str: ...
+    @property
+    def idempotency_sqlite_path(self) -> Path: ...
+    @property
+    def idempotency_redis_url(self) -> SecretStr | None: ...
+    @property
+    def idempotency_max_keys(self) -> int: ...
+    @property
+    def idempotency_ttl(self) -> float: ...
+    @property
+    def idempotency_lease(self) -> float: ...
+
+
+def open_idempotency(settings: StoreSettings) -> Idempotency:
     """The idempotency keys the settings ask for; raises ValueError for an incomplete
     setting and IdempotencyStoreUnavailable when the store cannot be opened."""
     store: IdempotencyStore

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from .engine import Record, State
+from .store import Record, State
 
 
 class MemoryStore:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import redis
 
 from ..errors import IdempotencyStoreUnavailable
-from .engine import Record, State
+from .store import Record, State
 
 _T = TypeVar("_T")
 PREFIX = "smtp-connector:idempotency:"

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import IdempotencyStoreUnavailable
-from .engine import Record, State
+from .store import Record, State
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (

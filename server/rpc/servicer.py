@@ -19,7 +19,8 @@ from ..domain.mailer import LoadedConfig, Mailer, SendRequest, load_config
 from ..domain.profiles import Profiles
 from ..domain.validation import TemplateLookup, validate_config
 from ..errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
-from ..idempotency.engine import Idempotency, fingerprint, open_idempotency
+from ..idempotency.engine import Idempotency, open_idempotency
+from ..idempotency.keys import fingerprint
 from ..settings import Settings
 from .convert import test_connection_response, validate_config_response
 from .status import internal_status, to_status
