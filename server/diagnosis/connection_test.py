@@ -10,8 +10,6 @@ certificate does it present?).
 from __future__ import annotations
 
 import dataclasses
-import errno
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -21,12 +19,12 @@ from ..deadline import Deadline
 from ..domain.config import check_address
 from ..domain.mailer import LoadedConfig, PreparedMessage, SendRequest, prepare_message
 from ..domain.templates import GENERIC
-from ..errors import InvalidRequest, Reason, SmtpConnectorError, SmtpError, SmtpUnavailable
+from ..errors import Cause, InvalidRequest, Reason, SmtpConnectorError, SmtpError
 from ..transport import resolver
 from ..transport.base import ConnectionSettings, Stage, TlsMode
-from ..transport.session import SmtpSession, create_ssl_context
+from ..transport.session import SmtpSession, create_ssl_context, resolve_addresses
 from .facts import Capabilities, TlsInfo, parse_capabilities, parse_certificate
-from .hints import Cause, Failure, hint_for
+from .hints import Failure, hint_for
 
 TEST_USAGE_TYPE = "Test"
 TEST_CODE = "000000"
@@ -36,16 +34,8 @@ _EXTRA_LOOK_SECONDS = 3.0
 # The clock steps are timed with; a test may replace it to make timings deterministic.
 clock: Callable[[], float] = time.monotonic
 
-# OpenSSL's verification results (X509_V_ERR_*) that say why a certificate was refused.
-_CERT_EXPIRED = frozenset({9, 10})  # not yet valid, expired
-_CERT_HOSTNAME = frozenset({62, 64})  # hostname mismatch, IP address mismatch
 # The AUTH mechanisms a user and password can log in with (smtplib's).
 _PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
-# OpenSSL's reasons when the peer answers a TLS handshake with something that is not TLS
-# (plain SMTP's "220 ..." greeting); which one depends on the OpenSSL version.
-_NOT_TLS = frozenset(
-    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"}
-)
 
 
 @dataclass(frozen=True)
@@ -150,22 +140,7 @@ def run_connection_test(
 
 
 def _resolve(settings: ConnectionSettings, deadline: Deadline) -> Found:
-    try:
-        addresses = resolver.addresses(
-            settings.host, settings.port, deadline.timeout(settings.connect_timeout)
-        )
-    except TimeoutError as exc:
-        raise SmtpUnavailable(
-            f"looking up the host name '{settings.host}' timed out: {exc}",
-            stage=Stage.RESOLVE,
-            reason=Reason.SMTP_TIMEOUT,
-        ) from exc
-    except (socket.gaierror, UnicodeError) as exc:
-        raise SmtpUnavailable(
-            f"cannot resolve the host name '{settings.host}': {exc}",
-            stage=Stage.RESOLVE,
-            reason=Reason.SMTP_CONNECT_FAILED,
-        ) from exc
+    addresses = resolve_addresses(settings, deadline)
     return Found(f"{settings.host} has {', '.join(addresses)}", addresses=addresses)
 
 
@@ -306,7 +281,9 @@ class Diagnostician:
         session, settings = self.session, self.session.settings
         stage = exc.stage if isinstance(exc, SmtpError) else name
         code = exc.smtp_code if isinstance(exc, SmtpError) else 0
-        cause, verify_error = _cause(exc)
+        cause, verify_error = exc.cause, exc.verify_error
+        if cause is Cause.UNKNOWN and exc.reason is Reason.SMTP_TIMEOUT:
+            cause = Cause.TIMEOUT
         if cause is Cause.UNKNOWN and code == 0:
             required = settings.tls_mode is TlsMode.STARTTLS_REQUIRED
             if stage == Stage.TLS and required and not session.offers("starttls"):
@@ -394,33 +371,3 @@ class Diagnostician:
                 )
         except SmtpConnectorError:
             return None
-
-
-def _cause(exc: BaseException) -> tuple[Cause, str]:
-    """The low-level cause under a domain error (smtplib, ssl and socket exceptions stay
-    chained as its context), and the certificate verification message if any."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            message = seen.verify_message or str(seen)
-            if seen.verify_code in _CERT_HOSTNAME:
-                return Cause.CERT_HOSTNAME, message
-            if seen.verify_code in _CERT_EXPIRED:
-                return Cause.CERT_EXPIRED, message
-            return Cause.CERT_UNTRUSTED, message
-        if isinstance(seen, ssl.SSLError):
-            if (seen.reason or "") in _NOT_TLS:
-                return Cause.WRONG_VERSION, ""
-            return Cause.UNKNOWN, ""
-        if isinstance(seen, socket.gaierror):
-            return Cause.DNS, ""
-        if isinstance(seen, ConnectionRefusedError):
-            return Cause.REFUSED, ""
-        if isinstance(seen, TimeoutError):
-            return Cause.TIMEOUT, ""
-        if isinstance(seen, OSError) and seen.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return Cause.UNREACHABLE, ""
-        seen = seen.__cause__ or seen.__context__
-    if isinstance(exc, SmtpError) and exc.reason is Reason.SMTP_TIMEOUT:
-        return Cause.TIMEOUT, ""
-    return Cause.UNKNOWN, ""

@@ -9,29 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
-from ..errors import Reason
+from ..errors import Cause, Reason
+from ..transport.advice import (
+    SUBMISSION_PORTS,
+    certificate_advice,
+    silent_greeting,
+    wrong_version,
+)
 from ..transport.base import Stage, TlsMode
-
-# Ports providers offer for submission, in the order we suggest them.
-SUBMISSION_PORTS = "587 (STARTTLS) or 465 (secure: true)"
-
-
-class Cause(StrEnum):
-    """The low-level cause under a domain error, when the diagnosis could tell."""
-
-    UNKNOWN = "unknown"
-    DNS = "dns"  # the host name does not resolve
-    REFUSED = "refused"  # nothing listens on the port
-    UNREACHABLE = "unreachable"  # no route to the host or network
-    TIMEOUT = "timeout"  # no answer in time
-    WRONG_VERSION = "wrong_version_number"  # TLS spoken to plain SMTP, or the reverse
-    CERT_UNTRUSTED = "cert_untrusted"  # self-signed, or issued by an unknown CA
-    CERT_HOSTNAME = "cert_hostname"  # the certificate is for another name
-    CERT_EXPIRED = "cert_expired"  # the certificate expired (or is not valid yet)
-    NO_STARTTLS = "no_starttls"  # requireTLS, but the server offers no STARTTLS
-    NO_AUTH = "no_auth"  # credentials configured, but the server offers no AUTH
 
 
 @dataclass(frozen=True)
@@ -85,16 +71,7 @@ def _connect_timeout(f: Failure) -> str | None:
 
 
 def _wrong_version(f: Failure) -> str | None:
-    if f.cause is not Cause.WRONG_VERSION:
-        return None
-    if f.tls_mode is TlsMode.IMPLICIT:
-        return (
-            f"port {f.port} speaks plain SMTP and upgrades with STARTTLS, but secure is true: "
-            "set secure to false (port 587 and 25 work that way; secure: true is for 465)"
-        )
-    return (
-        f"port {f.port} expects TLS from the first byte: set secure to true (usually with port 465)"
-    )
+    return wrong_version(f.port, f.tls_mode) if f.cause is Cause.WRONG_VERSION else None
 
 
 def _tls_listener(f: Failure) -> str | None:
@@ -109,16 +86,7 @@ def _tls_listener(f: Failure) -> str | None:
 def _greeting_timeout(f: Failure) -> str | None:
     if f.stage != Stage.GREETING or f.reason != Reason.SMTP_TIMEOUT:
         return None
-    if f.tls_mode is TlsMode.IMPLICIT:
-        return (
-            f"TLS with {f.host}:{f.port} works but no SMTP greeting came over it: the port "
-            f"is not SMTP; use the provider's SMTP port ({SUBMISSION_PORTS})"
-        )
-    return (
-        f"{f.host}:{f.port} accepted the connection but never sent the SMTP greeting: the "
-        "port speaks another protocol; set secure to true if the port is 465, or use the "
-        f"provider's SMTP port ({SUBMISSION_PORTS})"
-    )
+    return silent_greeting(f.host, f.port, f.tls_mode)
 
 
 def _tls_handshake_timeout(f: Failure) -> str | None:
@@ -131,25 +99,7 @@ def _tls_handshake_timeout(f: Failure) -> str | None:
 
 
 def _certificate(f: Failure) -> str | None:
-    names = ", ".join(f.certificate_names)
-    on_cert = f" (it names {names})" if names else ""
-    if f.cause is Cause.CERT_HOSTNAME:
-        return (
-            f"the server's certificate is not valid for '{f.host}'{on_cert}: set host, or "
-            "tls.servername, to the name on the certificate"
-        )
-    if f.cause is Cause.CERT_UNTRUSTED:
-        return (
-            "the server's certificate is self-signed or issued by a CA this machine does not "
-            "trust: set tls.ca to that CA's certificate (PEM), and tls.servername to the name "
-            f"on the certificate{on_cert}; tls.rejectUnauthorized: false only for testing"
-        )
-    if f.cause is Cause.CERT_EXPIRED:
-        return (
-            "the server's certificate has expired or is not valid yet: the server's operator "
-            "must renew it; check this machine's clock too"
-        )
-    return None
+    return certificate_advice(f.cause, f.host, f.certificate_names)
 
 
 def _must_starttls(f: Failure) -> str | None:

@@ -7,6 +7,7 @@ Every smtplib, ssl and socket exception is turned into a domain error in ``_tran
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import re
@@ -16,10 +17,11 @@ import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from ..deadline import Deadline
 from ..errors import (
+    Cause,
     DeadlineExceeded,
     DeliveryUnknown,
     InvalidConfig,
@@ -28,22 +30,32 @@ from ..errors import (
     Reason,
     RecipientRefused,
     SmtpAuthFailed,
+    SmtpConnectorError,
     SmtpError,
     SmtpRejected,
     SmtpTlsFailed,
     SmtpUnavailable,
 )
 from . import resolver
+from .advice import silent_greeting, tls_advice
 from .base import ConnectionSettings, Envelope, Reply, SendReceipt, Stage, TlsMode
 from .deadline_reader import DeadlineReader
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
 from .tls import client_context
 
 log = logging.getLogger(__name__)
+_Error = TypeVar("_Error", bound=SmtpConnectorError)
 
 _ENHANCED_CODE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
-_CERT_HAS_EXPIRED = 10  # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED
+# OpenSSL's verification results (X509_V_ERR_*) that say why a certificate was refused.
+_CERT_EXPIRED = frozenset({9, 10})  # not yet valid, expired
+_CERT_HOSTNAME = frozenset({62, 64})  # hostname mismatch, IP address mismatch
+# OpenSSL's reasons when the peer answers a TLS handshake with something that is not TLS
+# (plain SMTP's "220 ..." greeting); which one depends on the OpenSSL version.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"}
+)
 
 # What smtplib's login() speaks, in its order of preference.
 _PASSWORD_MECHANISMS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
@@ -90,24 +102,6 @@ def _reply_error(settings: ConnectionSettings, stage: str, code: int, text: str)
     else:
         error_type = SmtpRejected
     return error_type(message, stage=stage, smtp_code=code, enhanced_code=enhanced_code)
-
-
-def _tls_hint(settings: ConnectionSettings, exc: ssl.SSLError) -> str:
-    if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
-        if settings.tls_mode is TlsMode.IMPLICIT:
-            return (
-                f"port {settings.port} expects a plain connection upgraded by STARTTLS: "
-                "set secure to false"
-            )
-        return f"port {settings.port} expects TLS from the start: set secure to true"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        if exc.verify_code == _CERT_HAS_EXPIRED:
-            return "the server's certificate has expired: the SMTP provider must renew it"
-        return (
-            "the server's certificate could not be verified: set tls.servername to the name on "
-            "the certificate, or tls.ca to the CA that issued it"
-        )
-    return ""
 
 
 class _SMTP(smtplib.SMTP):
@@ -470,39 +464,51 @@ class SmtpSession:
                     sock.settimeout(bound)
                 self._bound_reader(sock)
             yield
-        except DeadlineExceeded:
+        except DeadlineExceeded as exc:
             # Once the whole message is out, a deadline running out is no "not sent".
             if stage == Stage.END_OF_DATA:
-                raise self._lost(stage, TimeoutError()) from None
+                raise noted(self._lost(stage, TimeoutError()), exc) from None
+            noted(exc, exc)
+            raise
+        except SmtpConnectorError as exc:
+            noted(exc, exc)  # ours already (OAuth2): keep what it was raised from
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            raise _reply_error(settings, Stage.AUTH, exc.smtp_code, _text(exc.smtp_error)) from None
+            error = _reply_error(settings, Stage.AUTH, exc.smtp_code, _text(exc.smtp_error))
+            raise noted(error, exc) from None
         except smtplib.SMTPResponseException as exc:
-            raise _reply_error(settings, stage, exc.smtp_code, _text(exc.smtp_error)) from None
+            error = _reply_error(settings, stage, exc.smtp_code, _text(exc.smtp_error))
+            raise noted(error, exc) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise self._unsupported(stage, str(exc)) from None
+            raise noted(self._unsupported(stage, str(exc)), exc) from None
         except smtplib.SMTPServerDisconnected as exc:
-            raise self._lost(stage, exc.__context__) from None
+            raise noted(self._lost(stage, exc.__context__), exc) from None
         except smtplib.SMTPException as exc:
             # smtplib's own refusals, e.g. "No suitable authentication method found."
-            raise self._unsupported(stage, str(exc)) from None
+            raise noted(self._unsupported(stage, str(exc)), exc) from None
         except ssl.SSLError as exc:
-            hint = _tls_hint(settings, exc)
-            raise SmtpTlsFailed(
-                f"TLS with {settings.address} failed: {exc.reason or exc}"
-                + (f" ({hint})" if hint else "")
-                + "; the message was not sent",
-                stage=Stage.TLS,
-            ) from None
+            raise noted(self._tls_failed(exc), exc) from None
         except (OSError, UnicodeError) as exc:
-            raise self._lost(stage, exc) from None
+            raise noted(self._lost(stage, exc), exc) from None
         except ValueError as exc:
             # smtplib and ssl refuse some config values only once they use them: a line
             # break in the EHLO name (`name`), a TLS server name with a leading dot.
-            raise InvalidConfig(
+            unusable = InvalidConfig(
                 f"the config cannot be used at {stage} with {settings.address}: {exc}; "
                 "the message was not sent"
-            ) from None
+            )
+            raise noted(unusable, exc) from None
+
+    def _tls_failed(self, exc: ssl.SSLError) -> SmtpTlsFailed:
+        settings = self.settings
+        cause = classify(exc)[0]
+        advice = tls_advice(cause, settings.port, settings.tls_mode, settings.host)
+        return SmtpTlsFailed(
+            f"TLS with {settings.address} failed: {exc.reason or exc}"
+            + (f" ({advice})" if advice else "")
+            + "; the message was not sent",
+            stage=Stage.TLS,
+        )
 
     def _bound_reader(self, sock: socket.socket) -> None:
         """Make smtplib read replies through a reader bound by this session's deadline."""
@@ -537,10 +543,7 @@ class SmtpSession:
                 )
             hint = ""
             if stage == Stage.GREETING and settings.tls_mode is not TlsMode.IMPLICIT:
-                hint = (
-                    " (a server that expects TLS from the first byte, as on port 465, stays "
-                    "silent like this: set secure to true)"
-                )
+                hint = f" ({silent_greeting(settings.host, settings.port, settings.tls_mode)})"
             return SmtpUnavailable(
                 f"SMTP server {settings.address} did not answer in time at {stage}{hint}; "
                 "the message was not sent",
@@ -574,6 +577,64 @@ def _text(value: bytes | str) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return " ".join(value.split())
+
+
+def classify(exc: BaseException | None) -> tuple[Cause, str]:
+    """The low-level cause of a failure (``exc`` and what it was raised from or during), and
+    OpenSSL's words when it refused a certificate: the one reading of smtplib, ssl and socket
+    exceptions, done where they are translated."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            message = seen.verify_message or str(seen)
+            if seen.verify_code in _CERT_HOSTNAME:
+                return Cause.CERT_HOSTNAME, message
+            if seen.verify_code in _CERT_EXPIRED:
+                return Cause.CERT_EXPIRED, message
+            return Cause.CERT_UNTRUSTED, message
+        if isinstance(seen, ssl.SSLError):
+            if (seen.reason or "") in _NOT_TLS:
+                return Cause.WRONG_VERSION, ""
+            return Cause.UNKNOWN, ""
+        if isinstance(seen, socket.gaierror):
+            return Cause.DNS, ""
+        if isinstance(seen, ConnectionRefusedError):
+            return Cause.REFUSED, ""
+        if isinstance(seen, TimeoutError):
+            return Cause.TIMEOUT, ""
+        if isinstance(seen, OSError) and seen.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return Cause.UNREACHABLE, ""
+        seen = seen.__cause__ or seen.__context__
+    return Cause.UNKNOWN, ""
+
+
+def noted(error: _Error, exc: BaseException | None) -> _Error:
+    """``error`` with the facts of the low-level failure ``exc`` kept on it (``classify``)."""
+    error.cause, error.verify_error = classify(exc)
+    return error
+
+
+def resolve_addresses(settings: ConnectionSettings, deadline: Deadline) -> tuple[str, ...]:
+    """The distinct addresses of the settings' host, within the connect timeout; a failed
+    lookup as SmtpUnavailable at the resolve stage."""
+    try:
+        return resolver.addresses(
+            settings.host, settings.port, deadline.timeout(settings.connect_timeout)
+        )
+    except TimeoutError as exc:
+        error = SmtpUnavailable(
+            f"looking up the host name '{settings.host}' timed out: {exc}",
+            stage=Stage.RESOLVE,
+            reason=Reason.SMTP_TIMEOUT,
+        )
+        raise noted(error, exc) from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        error = SmtpUnavailable(
+            f"cannot resolve the host name '{settings.host}': {exc}",
+            stage=Stage.RESOLVE,
+            reason=Reason.SMTP_CONNECT_FAILED,
+        )
+        raise noted(error, exc) from exc
 
 
 def open_session(
