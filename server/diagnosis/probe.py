@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..deadline import Deadline
+from ..settings import setting_default
 from ..transport.base import ConnectionSettings, Stage, TlsMode
 from ..transport.session import SmtpSession, create_ssl_context
 from . import connection_test as diagnosis
@@ -16,8 +17,8 @@ from .connection_test import Diagnostician, Steps, handshake
 
 # The port whose convention is TLS from the first byte; every other port starts plain.
 IMPLICIT_TLS_PORT = 465
-DEFAULT_PORTS = (465, 587, 2525, 25)
-DEFAULT_TIME_LIMIT = 10.0
+DEFAULT_PORTS: tuple[int, ...] = setting_default("probe_ports")
+DEFAULT_TIME_LIMIT: float = setting_default("probe_time_limit")
 
 
 @dataclass(frozen=True)

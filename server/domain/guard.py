@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 
 from ..errors import PermissionDenied, Reason
+from ..settings import setting_default
 from ..transport import resolver
 from .mailer import LoadedConfig
 from .templates import check_template_sizes
@@ -52,10 +53,10 @@ class InlineGuard:
         self,
         *,
         enabled: bool,
-        host_patterns: Sequence[str] = ("*",),
-        ports: Sequence[int] = (25, 465, 587, 2525),
-        allowed_networks: Sequence[str] = (),
-        max_template_bytes: int = 64 << 10,
+        host_patterns: Sequence[str] = tuple(setting_default("inline_allowed_hosts")),
+        ports: Sequence[int] = tuple(setting_default("inline_allowed_ports")),
+        allowed_networks: Sequence[str] = tuple(setting_default("inline_allowed_networks")),
+        max_template_bytes: int = setting_default("max_template_bytes"),
         resolver: Resolver = resolve,
     ) -> None:
         self.enabled = enabled

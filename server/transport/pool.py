@@ -24,26 +24,22 @@ from dataclasses import dataclass
 
 from ..deadline import Deadline
 from ..errors import DeadlineExceeded, Reason, SmtpError, SmtpUnavailable
+from ..settings import setting_default
 from .base import ConnectionSettings, Envelope, SendReceipt, Stage, Transport
 from .session import SmtpSession, SmtpTransport, create_ssl_context, deliver, open_session
 
 log = logging.getLogger(__name__)
-
-# nodemailer's defaults for its pool, which Logto-style configs are written against.
-DEFAULT_MAX_CONNECTIONS = 5
-DEFAULT_MAX_MESSAGES = 100
-DEFAULT_IDLE_TIMEOUT = 30.0
-DEFAULT_ACQUIRE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
 class PoolLimits:
     """How many sessions a pool keeps, how long and for how many messages."""
 
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    max_messages: int = DEFAULT_MAX_MESSAGES
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT
+    # The settings' defaults (nodemailer's for its pool, which Logto-style configs expect).
+    max_connections: int = setting_default("pool_max_connections")
+    max_messages: int = setting_default("pool_max_messages")
+    idle_timeout: float = setting_default("pool_idle_timeout")
+    acquire_timeout: float = setting_default("pool_acquire_timeout")
 
 
 @dataclass
