@@ -99,3 +99,23 @@ def test_top_level_modules_are_named_by_their_layer() -> None:
     assert layer_of("transport.session") == "transport"
     assert layer_of("metrics") == "observability"
     assert layer_of("app") == "top"
+
+
+def _table(text: str) -> list[str]:
+    """The layer table's lines in ``text``: from its header to its end (a blank line, a fence)."""
+    lines = [line.strip() for line in text.splitlines()]
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith("layer ") and "import" in line
+    )
+    end = next(i for i in range(start, len(lines)) if lines[i] in ("", "```"))
+    return lines[start:end]
+
+
+def test_the_readme_and_the_package_docstring_draw_the_same_layer_table() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    package = (SERVER / "__init__.py").read_text(encoding="utf-8")
+    table = _table(package)
+
+    assert table == _table(readme.partition("## Development")[2])
+    folders = {word for line in table for word in line.split() if word.endswith("/")}
+    assert folders == {f"{p.parent.name}/" for p in SERVER.glob("*/__init__.py")}
