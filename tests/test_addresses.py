@@ -14,7 +14,7 @@ from smtp_connector.server.transport import (
     TlsMode,
 )
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 

@@ -25,9 +25,9 @@ from smtp_connector.server.transport import (
     create_ssl_context,
 )
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.certs import ca_pem, server_context
 from tests.support.oauth import TokenEndpoint
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 USERS = {"alice": "s3cret-pass"}

@@ -19,9 +19,9 @@ import trustme
 from smtp_connector.client import cli
 from smtp_connector.server.diagnosis import connection_test as diagnosis
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
-from tests.support.listeners import server_context
+from tests.support.certs import server_context
 from tests.support.raw import closed_port
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -17,8 +17,8 @@ from smtp_connector.server.errors import InvalidConfig, InvalidSender
 from smtp_connector.server.transport import TlsMode
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 
 LATER_LOGTO_CONFIG = {
     "host": "smtp.example.com",

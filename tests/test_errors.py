@@ -32,8 +32,8 @@ from smtp_connector.server.transport import (
     SmtpTransport,
 )
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.raw import RawServer, closed_port, hangs_up_after_ehlo, never_greets
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 PAYLOAD = {"code": "123456", "application": {"name": "Acme"}}

@@ -38,8 +38,8 @@ from smtp_connector.server.idempotency.redis_store import PREFIX, RedisStore
 from smtp_connector.server.idempotency.sqlite_store import SqliteStore
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.redis_server import RedisServer
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 PAYLOAD = {"code": "424242", "application": {"name": "Idempotent"}}

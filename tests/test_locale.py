@@ -11,8 +11,8 @@ from smtp_connector.server.domain.config import TemplateConfig
 from smtp_connector.server.domain.templates import TemplateSet, locale_chain
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 

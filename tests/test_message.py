@@ -18,7 +18,7 @@ from smtp_connector.server.domain.message import MessageHeaders, build_message
 from smtp_connector.server.domain.templates import RenderedTemplate
 from smtp_connector.server.errors import InvalidRequest
 
-from tests.conftest import CHINESE_SUBJECT, ServerFactory, make_config
+from tests.support.service import CHINESE_SUBJECT, ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 SENDER = Address("Logto", "noreply", "example.com")

@@ -13,8 +13,8 @@ from smtp_connector.server.domain.config import ContentType
 from smtp_connector.server.domain.message import MessageHeaders, build_message
 from smtp_connector.server.domain.templates import RenderedTemplate
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer, parse_message
 
 PAYLOAD = {"code": "123456", "application": {"name": "Acme & <Co>"}}

@@ -22,7 +22,7 @@ from smtp_connector.server.errors import (
 from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode
 from smtp_connector.server.transport.pool import PooledTransport, PoolLimits
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 ENVELOPE = Envelope("noreply@example.com", ("user@example.com",))

@@ -17,8 +17,8 @@ from smtp_connector.server.reload import Reloader
 from smtp_connector.server.rpc.health import Health
 from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt
 
-from tests.conftest import make_config
 from tests.support.process import ServerProcess
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer
 
 

@@ -20,8 +20,8 @@ from smtp_connector.server.domain.config import config_from_data
 from smtp_connector.server.domain.mailer import load_config
 from smtp_connector.server.domain.validation import validate_config
 
-from tests.conftest import ServerFactory
 from tests.support.issues import errors
+from tests.support.service import ServerFactory
 from tests.support.smtp import SmtpServer
 
 SEED = Path(__file__).parent / "data" / "seed"

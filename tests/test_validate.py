@@ -9,7 +9,7 @@ import pytest
 from smtp_connector.server.domain.validation import Severity, ValidationReport, validate_config
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 
 FORGOT = {
     "usageType": "ForgotPassword",
