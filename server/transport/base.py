@@ -24,7 +24,9 @@ class Stage(StrEnum):
     AUTH = "auth"
     RENDER = "render"  # the connection test renders the message it would send
     MAIL = "mail"
+    MAIL_FROM = "mail_from"  # the connection test's name for its MAIL step
     RCPT = "rcpt"
+    RCPT_TO = "rcpt_to"  # the connection test's name for its RCPT step
     DATA = "data"
     END_OF_DATA = "end_of_data"  # the whole message is out; the server's reply is awaited
     QUIT = "quit"
