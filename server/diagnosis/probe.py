@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -12,7 +13,6 @@ from ..deadline import Deadline
 from ..settings import setting_default
 from ..transport.base import ConnectionSettings, Stage, TlsMode
 from ..transport.session import SmtpSession, create_ssl_context
-from . import connection_test as diagnosis
 from .connection_test import Diagnostician, Steps, handshake
 
 # The port whose convention is TLS from the first byte; every other port starts plain.
@@ -95,7 +95,7 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
     session = SmtpSession(settings, create_ssl_context(settings), budget)
     # The probe's budget is short: an attempt's failure gets no second look at the server.
     steps = Steps(Diagnostician(session, budget, look_again=False).explain)
-    started = diagnosis.clock()
+    started = time.monotonic()
     with session:
         # The probe tries ports the admin did not choose: no password travels unencrypted.
         ok = handshake(session, steps, plain_auth=False)
@@ -110,7 +110,7 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
         encrypted=encrypted,
         failed_step="" if ok else last.name,
         detail=_detail(steps, ok, encrypted, bool(base.user or base.password)),
-        elapsed=diagnosis.clock() - started,
+        elapsed=time.monotonic() - started,
         fragment=_fragment(base, port, mode, encrypted),
     )
 
