@@ -7,10 +7,6 @@ from dataclasses import dataclass
 
 from .errors import DeadlineExceeded
 
-# The longest any call may run on the server, whatever its own deadline (settings:
-# max_call_seconds): what bounds a call that has none.
-DEFAULT_MAX_CALL_SECONDS = 60.0
-
 
 @dataclass(frozen=True)
 class Deadline:

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .deadline import DEFAULT_MAX_CALL_SECONDS
-from .jinja_budget import DEFAULT_RENDER_CHARS, DEFAULT_RENDER_SECONDS, RenderBudget
+# The fewest characters a message's Jinja2 templates may always build (max_render_chars: 0).
+MIN_RENDER_CHARS = 2 << 20
 
 # A list setting is written as comma-separated words, in a flag or an environment variable.
 CommaList = Annotated[list[str], NoDecode]
@@ -133,13 +133,13 @@ class Settings(BaseSettings):
     )
     # -- budgets of a caller's work (docs/security.md) -------------------------------------
     max_call_seconds: float = Field(
-        default=DEFAULT_MAX_CALL_SECONDS,
+        default=60.0,
         gt=0,
         description="longest a call may run, whatever its deadline and the config's "
         "timeouts (each of which it caps)",
     )
     max_render_seconds: float = Field(
-        default=DEFAULT_RENDER_SECONDS,
+        default=1.0,
         gt=0,
         le=60,
         description="longest a message's Jinja2 templates may take to render (then "
@@ -193,11 +193,10 @@ class Settings(BaseSettings):
             raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
         return self
 
-    def render_budget(self) -> RenderBudget:
-        """What one message's Jinja2 templates may cost: a payload as large as a request may
-        be is always rendered whole."""
-        chars = self.max_render_chars or max(DEFAULT_RENDER_CHARS, 2 * self.max_request_bytes)
-        return RenderBudget(self.max_render_seconds, chars)
+    def render_chars(self) -> int:
+        """The most characters one message's Jinja2 templates may build: a payload as large
+        as a request may be is always rendered whole."""
+        return self.max_render_chars or max(MIN_RENDER_CHARS, 2 * self.max_request_bytes)
 
     def concurrency(self) -> int:
         """How many service RPCs may run or wait for a worker at once."""
@@ -244,6 +243,12 @@ class Settings(BaseSettings):
         if self.smtp_password_file is not None:
             return self.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
         return None
+
+
+def setting_default(name: str) -> Any:
+    """The default of the setting ``name``: modules that need one (the pool, the probe, the
+    inline guard, the serve command's help) read it here, so each is written once."""
+    return Settings.model_fields[name].default
 
 
 def split_address(address: str) -> tuple[str, int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from smtp_connector.client import SmtpConnectorClient
-from smtp_connector.server.app import Service, build_service
-from smtp_connector.server.settings import Settings
+from smtp_connector.server.app import Service
 
-from tests.conftest import inline_on_loopback, make_config
+from tests.support.service import in_process_service, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 # A health check must answer this fast, whatever the attack does to the workers.
@@ -73,26 +73,20 @@ TargetFactory = Callable[..., Target]
 def start_target(tmp_path: Path) -> Iterator[TargetFactory]:
     """Starts the server with ``settings`` (inline configs allowed on loopback unless
     overridden) and its own config pointing at a recording SMTP server."""
-    running: list[tuple[Service, SmtpConnectorClient, SmtpServer]] = []
+    with ExitStack() as running:
 
-    def start(**settings: Any) -> Target:
-        smtp = SmtpServer().__enter__()
-        path = tmp_path / f"config-{len(running)}.json"
-        path.write_text(json.dumps(make_config(smtp.port)), encoding="utf-8")
-        options = {"workers": 4, **inline_on_loopback(), **settings}
-        service = build_service(Settings(address="127.0.0.1:0", config=path, **options))
-        service.server.start()
-        client = SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10, retry=None)
-        running.append((service, client, smtp))
-        return Target(service, client, smtp)
+        def start(**settings: Any) -> Target:
+            smtp = running.enter_context(SmtpServer())
+            options = {"workers": 4, **inline_on_loopback(), **settings}
+            service = running.enter_context(
+                in_process_service(tmp_path, make_config(smtp.port), **options)
+            )
+            client = running.enter_context(
+                SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10, retry=None)
+            )
+            return Target(service, client, smtp)
 
-    yield start
-    for service, client, smtp in running:
-        client.close()
-        service.server.stop(None).wait(5)
-        service.executor.shutdown(wait=False, cancel_futures=True)
-        service.mailer.close()
-        smtp.__exit__(None, None, None)
+        yield start
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from tests.adversarial.conftest import TargetFactory, assert_responsive
-from tests.conftest import make_config
 from tests.support.raw import RawServer, never_greets
+from tests.support.service import make_config
 
 MAX_CALL = 2.0
 HUGE_MS = 1_000_000_000  # about 11.6 days

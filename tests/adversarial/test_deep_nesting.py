@@ -12,7 +12,7 @@ import pytest
 from smtp_connector.client.errors import SmtpConnectorError
 
 from tests.adversarial.conftest import Target, assert_responsive
-from tests.conftest import make_config
+from tests.support.service import make_config
 
 PAYLOAD = {"code": "123456", "application": {"name": "A"}}
 DEEP_JSON = {

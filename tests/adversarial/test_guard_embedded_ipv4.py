@@ -10,7 +10,7 @@ import ipaddress
 
 import pytest
 from smtp_connector.client.errors import SmtpConnectorError
-from smtp_connector.server.guard import is_public
+from smtp_connector.server.domain.guard import is_public
 
 from tests.adversarial.conftest import TargetFactory, assert_responsive
 

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from smtp_connector.server.health import DEFAULT_MAX_WATCHERS
+from smtp_connector.server.rpc.health import DEFAULT_MAX_WATCHERS
 
 from tests.adversarial.conftest import Target, assert_responsive, health_status
 

@@ -45,6 +45,6 @@ def test_a_long_blank_run_in_a_mailbox_is_split_in_linear_time(target: Target, f
     ],
 )
 def test_the_split_keeps_its_meaning(source: str, name: str, address: str) -> None:
-    from smtp_connector.server.templates import split_mailbox
+    from smtp_connector.server.domain.templates import split_mailbox
 
     assert split_mailbox(source) == (name, address)

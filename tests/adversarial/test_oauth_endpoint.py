@@ -13,8 +13,8 @@ import pytest
 from smtp_connector.client.errors import SmtpConnectorError
 
 from tests.adversarial.conftest import Target, TargetFactory, assert_responsive
-from tests.conftest import make_config
 from tests.support.hostile_http import HostileHttp, endless_body, http_answer, not_http
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer, free_port
 
 MAILBOX = "sender@gmail.test"

@@ -22,8 +22,8 @@ from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 
 from tests.adversarial.conftest import Target, assert_responsive
-from tests.conftest import make_config
 from tests.support.certs import ca_pem
+from tests.support.service import make_config
 from tests.support.smtp import free_port
 
 PAYLOAD = {"code": "123456", "application": {"name": "A"}}

@@ -1,0 +1,264 @@
+"""OAuth2 access tokens for SMTP's XOAUTH2: a given token, or one refreshed from a token
+endpoint a margin before it expires, cached per set of credentials.
+
+Only the refresh-token grant is spoken (RFC 6749 section 6), which is what Gmail, Office 365
+and nodemailer's ``auth.type: "oauth2"`` configs use. Tokens and secrets never appear in a
+message or a log line; a failed refresh names the endpoint's host and, at most, an RFC 6749
+error code: never the endpoint's own text. Redirects are not followed, the answer is read up
+to MAX_RESPONSE_BYTES and the exchange never outlasts TOKEN_TIMEOUT or the deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+from ..deadline import Deadline
+from ..errors import Reason, SmtpAuthFailed, SmtpUnavailable
+from .base import Stage
+
+# Refresh this long before the token's expiry, so a token never dies mid-handshake.
+REFRESH_MARGIN = 60.0
+# When an endpoint says nothing of the lifetime: Google's and Microsoft's tokens live an hour.
+DEFAULT_LIFETIME = 3600.0
+TOKEN_TIMEOUT = 10.0
+# The most of a token endpoint's answer that is read (a token answer is a few KiB at most).
+MAX_RESPONSE_BYTES = 64 << 10
+# The error codes of RFC 6749 section 5.2: the only words of an endpoint's answer repeated.
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
+)
+
+
+@dataclass(frozen=True)
+class OAuth2Credentials:
+    """What XOAUTH2 needs: the user, and an access token or the means to get one."""
+
+    user: str
+    access_token: str | None = field(default=None, repr=False)
+    expires: float | None = None  # when access_token expires, in seconds since the epoch
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    access_url: str | None = None
+    # The checked address of access_url's host, connected to instead of resolving it again
+    # (an inline config's, pinned by the guard: see guard.py).
+    access_address: str | None = None
+
+    @property
+    def refreshable(self) -> bool:
+        """Whether a new access token can be fetched."""
+        return bool(self.refresh_token and self.access_url)
+
+
+def xoauth2_response(user: str, token: str) -> str:
+    """The XOAUTH2 initial client response (before base64), as Google documents it."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float | None  # seconds since the epoch; None: unknown, used until refused
+
+
+class TokenCache:
+    """Access tokens by credentials. One refresh at a time per credentials, so that many
+    connections opening at once ask the endpoint once."""
+
+    def __init__(self, margin: float = REFRESH_MARGIN) -> None:
+        self.margin = margin
+        self._tokens: dict[OAuth2Credentials, _Token] = {}
+        self._locks: dict[OAuth2Credentials, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.refreshes = 0  # tokens fetched from endpoints (for tests and stats)
+
+    def token(self, credentials: OAuth2Credentials, deadline: Deadline) -> tuple[str, bool]:
+        """A usable access token and whether it was fetched just now."""
+        with self._lock:
+            lock = self._locks.setdefault(credentials, threading.Lock())
+        if not lock.acquire(timeout=deadline.timeout(TOKEN_TIMEOUT)):
+            raise SmtpUnavailable(
+                "another request is still refreshing the OAuth2 access token; "
+                "the message was not sent",
+                stage=Stage.AUTH,
+                reason=Reason.SMTP_TIMEOUT,
+            )
+        try:
+            cached = self._tokens.get(credentials) or _given_token(credentials)
+            if cached is not None and not self._expiring(cached, credentials):
+                return cached.value, False
+            if not credentials.refreshable:
+                raise SmtpAuthFailed(
+                    "the OAuth2 access token has expired and the config has no refreshToken "
+                    "and accessUrl to renew it; the message was not sent",
+                    stage=Stage.AUTH,
+                )
+            fresh = _refresh(credentials, deadline)
+            self._tokens[credentials] = fresh
+            self.refreshes += 1
+            return fresh.value, True
+        finally:
+            lock.release()
+
+    def invalidate(self, credentials: OAuth2Credentials, token: str) -> None:
+        """Forget a token the server refused, so that the next call refreshes it."""
+        with self._lock:
+            lock = self._locks.setdefault(credentials, threading.Lock())
+        with lock:
+            cached = self._tokens.get(credentials)
+            if cached is None or cached.value == token:  # not already replaced by another
+                self._tokens[credentials] = _Token(token, 0.0)  # expired: refreshed next
+
+    def _expiring(self, token: _Token, credentials: OAuth2Credentials) -> bool:
+        if token.expires_at is None:
+            return False
+        # A token that cannot be renewed is used to its last second.
+        margin = self.margin if credentials.refreshable else 0.0
+        return time.time() >= token.expires_at - margin
+
+
+def _given_token(credentials: OAuth2Credentials) -> _Token | None:
+    if not credentials.access_token:
+        return None
+    return _Token(credentials.access_token, credentials.expires)
+
+
+def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
+    """Trade the refresh token for a new access token (RFC 6749 section 6)."""
+    url = urllib.parse.urlsplit(credentials.access_url or "")
+    host = url.hostname or "?"
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": credentials.refresh_token or "",
+        "client_id": credentials.client_id or "",
+    }
+    if credentials.client_secret:
+        form["client_secret"] = credentials.client_secret
+    try:
+        status, data = post_form(
+            url, credentials.access_address, form, deadline.timeout(TOKEN_TIMEOUT)
+        )
+        if 300 <= status < 400:
+            raise _unavailable(f"the OAuth2 token endpoint {host} answered with a redirect")
+        if status >= 400:
+            raise _refused(host, status, data)
+        body = json.loads(data.decode("utf-8"))
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # One answer for every way of not speaking HTTP, so that it tells nothing of what
+        # listens there; a timeout is told apart.
+        raise _unavailable(
+            f"the OAuth2 token endpoint {host} did not answer as an OAuth2 token endpoint",
+            timeout=isinstance(exc, TimeoutError),
+        ) from None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise _unavailable(f"the OAuth2 token endpoint {host} answered without an access_token")
+    lifetime = body.get("expires_in", DEFAULT_LIFETIME)
+    seconds = float(lifetime) if isinstance(lifetime, int | float | str) else DEFAULT_LIFETIME
+    return _Token(token, time.time() + seconds)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to a checked address (when given) rather than whatever the name resolves to."""
+
+    def __init__(self, host: str, port: int | None, address: str | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address, the certificate checked against the URL's name."""
+
+    def __init__(self, host: str, port: int | None, address: str | None, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def post_form(
+    url: urllib.parse.SplitResult, address: str | None, form: dict[str, str], seconds: float
+) -> tuple[int, bytes]:
+    """POST ``form`` to ``url`` (connecting to ``address`` when given); the status and at
+    most MAX_RESPONSE_BYTES of the body. Redirects are not followed; the whole exchange
+    takes at most ``seconds`` (the socket is shut at the end, whatever the peer does)."""
+    kind = _PinnedHTTPSConnection if url.scheme.lower() == "https" else _PinnedHTTPConnection
+    connection = kind(url.hostname or "", url.port, address, seconds)
+    watchdog = threading.Timer(seconds, _shut, (connection,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request(
+            "POST",
+            path,
+            body=urllib.parse.urlencode(form).encode(),
+            headers={
+                "Accept": "application/json",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        response = connection.getresponse()
+        data = response.read(MAX_RESPONSE_BYTES + 1)
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise ValueError(f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        return response.status, data
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _unavailable(what: str, *, timeout: bool = False) -> SmtpUnavailable:
+    return SmtpUnavailable(
+        f"{what}; the message was not sent",
+        stage=Stage.AUTH,
+        reason=Reason.SMTP_TIMEOUT if timeout else None,
+    )
+
+
+def _refused(host: str, status: int, data: bytes) -> SmtpAuthFailed | SmtpUnavailable:
+    """A 4xx from the endpoint means the grant is bad (fix the config); 5xx is transient.
+    Only an error code of RFC 6749 (section 5.2) is repeated, never the endpoint's text."""
+    try:
+        error = json.loads(data.decode("utf-8")).get("error", "")
+    except (ValueError, AttributeError):
+        error = ""
+    detail = f"{status}" + (f" {error}" if error in OAUTH_ERRORS else "")
+    message = f"the OAuth2 token endpoint {host} refused the refresh ({detail})"
+    if status >= 500:
+        return SmtpUnavailable(message + "; the message was not sent", stage=Stage.AUTH)
+    return SmtpAuthFailed(
+        message + ": check clientId, clientSecret and refreshToken; the message was not sent",
+        stage=Stage.AUTH,
+    )
+
+
+TOKENS = TokenCache()
