@@ -99,6 +99,12 @@ def test_a_send_longer_than_the_grace_period_is_cut_off(
         # The grace period is kept: the process does not wait for the send to time out.
         assert time.monotonic() - started < 3
         sender.join(10)
-        assert "1 sends were cut off by the grace period" in server.logs()
+        # Cut off by the grace period, the send's socket is shut (issue 14, finding 8): it
+        # ends at once as an unknown outcome, or is still counted as cut off if it had not
+        # ended yet when the server left.
+        logs = server.logs()
+        assert "1 sends were cut off by the grace period" in logs or (
+            "DELIVERY_STATE_UNKNOWN" in logs
+        )
     # The caller learns the send did not finish; it is not reported as sent.
     assert len(errors) == 1

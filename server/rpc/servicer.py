@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from ..deadline import Deadline
+from ..deadline import Cancellation, Deadline
 from ..diagnosis.connection_test import run_connection_test
 from ..diagnosis.probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from ..domain.mailer import LoadedConfig, Mailer, SendRequest, load_config
@@ -125,11 +125,16 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     def _deadline(self, context: grpc.ServicerContext) -> Deadline:
         """The caller's deadline, but never later than ``max_call_seconds`` from now: a call
         without one (or with a far one) is bounded all the same, whatever the config's
-        timeouts say (they are per step, and any step ends at this deadline)."""
+        timeouts say (they are per step, and any step ends at this deadline); and over as
+        soon as the caller has gone."""
         remaining = context.time_remaining()
         if remaining is None or remaining > self._max_call_seconds:
             remaining = self._max_call_seconds
-        return Deadline.after(remaining)
+        # When the caller goes (cancels, or its own deadline passes), the work for it stops
+        # at once and frees its worker (see Cancellation).
+        cancellation = Cancellation()
+        context.add_callback(cancellation.cancel)
+        return Deadline.after(remaining, cancellation)
 
     @_reporting_errors
     def SendMessage(  # noqa: N802 (the generated base class names it)

@@ -15,7 +15,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from typing import Any, TypeVar
 
@@ -391,6 +391,14 @@ class SmtpSession:
         """Drop the connection."""
         self._smtp.close()
 
+    def _shut(self) -> None:
+        """Shut the socket from another thread (the caller went): a blocked read or write
+        returns at once and the step fails; the session is not used again."""
+        sock = getattr(self._smtp, "sock", None)
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _mail_line(self, envelope: Envelope) -> bytes:
@@ -463,7 +471,9 @@ class SmtpSession:
                 if sock.gettimeout() != bound:  # settimeout is a system call (FIONBIO)
                     sock.settimeout(bound)
                 self._bound_reader(sock)
-            yield
+            # A caller that goes frees its worker now: the socket is shut, the step ends.
+            with self.deadline.on_cancel(self._shut):
+                yield
         except DeadlineExceeded as exc:
             # Once the whole message is out, a deadline running out is no "not sent".
             if stage == Stage.END_OF_DATA:
@@ -529,6 +539,15 @@ class SmtpSession:
 
     def _lost(self, stage: str, cause: BaseException | None) -> SmtpError | DeadlineExceeded:
         settings = self.settings
+        if self.deadline.cancelled():  # the socket was shut because the call ended
+            ended = "the call ended (its caller went away, or the server shut down)"
+            if stage == Stage.END_OF_DATA:
+                return DeliveryUnknown(
+                    f"{ended} after the whole message was sent to {settings.address} and "
+                    "before it replied: it may or may not have been accepted; a blind retry "
+                    "may deliver it twice (the same idempotency key replays this outcome)"
+                )
+            return DeadlineExceeded(f"{ended} at {stage}; the message was not sent")
         if stage == Stage.END_OF_DATA:
             return DeliveryUnknown(
                 f"the connection to {settings.address} failed after the whole message was sent "

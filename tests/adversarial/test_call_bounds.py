@@ -61,3 +61,27 @@ def _code_of(stub: pb_grpc.SmtpConnectorServiceStub, request: pb.SendMessageRequ
     except grpc.RpcError as exc:
         return str(exc.code().name)
     return "OK"
+
+
+def test_cancelled_calls_free_their_workers_at_once(start_target: TargetFactory) -> None:
+    # max_call_seconds is far away: only the cancellations can free the workers in time.
+    target = start_target(workers=2, max_call_seconds=60)
+    with RawServer(never_greets) as tarpit:
+        config = make_config(tarpit.port, greetingTimeout=HUGE_MS, socketTimeout=HUGE_MS)
+        payload = struct_pb2.Struct()
+        payload.update({"code": "1", "application": {"name": "A"}})
+        request = pb.SendMessageRequest(
+            to="user@example.com",
+            usage_type="Register",
+            payload=payload,
+            config_json=json.dumps(config),
+        )
+        with grpc.insecure_channel(target.address) as channel:
+            stub = pb_grpc.SmtpConnectorServiceStub(channel)
+            calls = [stub.SendMessage.future(request) for _ in range(4)]  # no deadline
+            time.sleep(0.5)  # both workers now wait for a greeting that never comes
+            for call in calls:
+                call.cancel()
+            started = time.monotonic()
+            assert_responsive(target)  # a worker was free for this send
+            assert time.monotonic() - started < 3
