@@ -26,20 +26,7 @@ def test_a_call_without_deadline_to_a_silent_peer_ends_by_max_call_seconds(
 ) -> None:
     target = start_target(workers=2, max_call_seconds=MAX_CALL)
     with RawServer(never_greets) as tarpit:
-        config = make_config(
-            tarpit.port,
-            connectionTimeout=HUGE_MS,
-            greetingTimeout=HUGE_MS,
-            socketTimeout=HUGE_MS,
-        )
-        payload = struct_pb2.Struct()
-        payload.update({"code": "1", "application": {"name": "A"}})
-        request = pb.SendMessageRequest(
-            to="user@example.com",
-            usage_type="Register",
-            payload=payload,
-            config_json=json.dumps(config),
-        )
+        request = _send_to(tarpit.port, connectionTimeout=HUGE_MS)
         with (
             grpc.insecure_channel(target.address) as channel,
             concurrent.futures.ThreadPoolExecutor(2) as pool,
@@ -55,6 +42,20 @@ def test_a_call_without_deadline_to_a_silent_peer_ends_by_max_call_seconds(
     assert_responsive(target)  # both workers are free again
 
 
+def _send_to(port: int, **timeouts: int) -> pb.SendMessageRequest:
+    """A send with an inline config for ``port`` whose greeting and socket timeouts (and
+    ``timeouts``) are about 11.6 days."""
+    config = make_config(port, greetingTimeout=HUGE_MS, socketTimeout=HUGE_MS, **timeouts)
+    payload = struct_pb2.Struct()
+    payload.update({"code": "1", "application": {"name": "A"}})
+    return pb.SendMessageRequest(
+        to="user@example.com",
+        usage_type="Register",
+        payload=payload,
+        config_json=json.dumps(config),
+    )
+
+
 def _code_of(stub: pb_grpc.SmtpConnectorServiceStub, request: pb.SendMessageRequest) -> str:
     try:
         stub.SendMessage(request)  # no timeout: no deadline at all
@@ -67,15 +68,7 @@ def test_cancelled_calls_free_their_workers_at_once(start_target: TargetFactory)
     # max_call_seconds is far away: only the cancellations can free the workers in time.
     target = start_target(workers=2, max_call_seconds=60)
     with RawServer(never_greets) as tarpit:
-        config = make_config(tarpit.port, greetingTimeout=HUGE_MS, socketTimeout=HUGE_MS)
-        payload = struct_pb2.Struct()
-        payload.update({"code": "1", "application": {"name": "A"}})
-        request = pb.SendMessageRequest(
-            to="user@example.com",
-            usage_type="Register",
-            payload=payload,
-            config_json=json.dumps(config),
-        )
+        request = _send_to(tarpit.port)
         with grpc.insecure_channel(target.address) as channel:
             stub = pb_grpc.SmtpConnectorServiceStub(channel)
             calls = [stub.SendMessage.future(request) for _ in range(4)]  # no deadline

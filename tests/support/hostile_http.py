@@ -9,6 +9,8 @@ import socket
 import threading
 from collections.abc import Callable
 
+from tests.support.raw import RawServer
+
 Answer = Callable[[socket.socket], None]
 
 
@@ -37,42 +39,27 @@ def endless_body(conn: socket.socket) -> None:
             conn.sendall(chunk)
 
 
-class HostileHttp:
+class HostileHttp(RawServer):
     """Listens on ``host``:free port; ``requests`` holds the raw bytes of each request."""
 
     def __init__(self, answer: Answer, host: str = "127.0.0.1") -> None:
-        self._answer = answer
-        self._listener = socket.create_server((host, 0))
-        self._listener.settimeout(0.1)
+        super().__init__(self._serve_one, host)
         self.host = host
-        self.port: int = self._listener.getsockname()[1]
         self.requests: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._answer = answer
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/token"
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.settimeout(2)
-                self.requests.append(_read_request(conn))
-                self._answer(conn)
+    def _serve_one(self, conn: socket.socket, stop: threading.Event) -> None:
+        conn.settimeout(2)
+        self.requests.append(_read_request(conn))
+        self._answer(conn)
 
     def __enter__(self) -> HostileHttp:
-        self._thread.start()
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
 
 
 def _read_request(conn: socket.socket) -> bytes:

@@ -14,9 +14,9 @@ Behaviour = Callable[[socket.socket, threading.Event], None]
 class RawServer:
     """Accepts connections in a thread and hands each to ``behaviour``."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, host: str = "127.0.0.1") -> None:
         self._behaviour = behaviour
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((host, 0))
         self._listener.settimeout(0.1)
         self.port: int = self._listener.getsockname()[1]
         self._stop = threading.Event()
