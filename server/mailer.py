@@ -19,7 +19,7 @@ from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from .message import MessageHeaders, build_message, headers_for
 from .oauth import OAuth2Credentials
 from .pool import transport_factory
-from .templates import TemplateSet
+from .templates import CompiledTemplate, RenderedTemplate, TemplateSet
 from .transport import ConnectionSettings, Envelope, TlsMode, Transport
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,9 @@ class PreparedMessage:
     message_id: str
     envelope: Envelope
     data: bytes
+    # What the message was built from (PreviewMessage shows them).
+    template: CompiledTemplate | None = None
+    rendered: RenderedTemplate | None = None
 
 
 def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessage:
@@ -203,7 +206,9 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
     message = build_message(rendered, headers=headers, recipient=recipient, utf8=utf8)
     data = message.data if loaded.dkim is None else loaded.dkim.sign(message.data)
     envelope = Envelope(envelope_sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
-    return PreparedMessage(rendered.usage_type, message.message_id, envelope, data)
+    return PreparedMessage(
+        rendered.usage_type, message.message_id, envelope, data, template, rendered
+    )
 
 
 TransportFactory = Callable[[ConnectionSettings], Transport]

@@ -17,9 +17,14 @@ from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from .idempotency import Idempotency, fingerprint, open_idempotency
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
+from .preview import preview_message
 from .probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from .profiles import Profiles
-from .reports import test_connection_response, validate_config_response
+from .reports import (
+    preview_message_response,
+    test_connection_response,
+    validate_config_response,
+)
 from .settings import Settings
 from .status import internal_status, to_status
 from .validation import TemplateLookup, validate_config
@@ -185,3 +190,14 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
                 loaded.connection, deadline, ports=ports, time_limit=self._probe_time_limit
             )
         return test_connection_response(report, probe)
+
+    @_reporting_errors
+    def PreviewMessage(  # noqa: N802
+        self, request: pb.PreviewMessageRequest, context: grpc.ServicerContext
+    ) -> pb.PreviewMessageResponse:
+        """Build the message SendMessage would send for the same request; send nothing."""
+        loaded = self._config(request.config_json, request.profile)
+        preview = preview_message(
+            loaded, SendRequest(request.to, request.usage_type, payload_to_dict(request.payload))
+        )
+        return preview_message_response(preview, include_raw_message=request.include_raw_message)
