@@ -15,13 +15,16 @@ from tests.conftest import CHINESE_SUBJECT
 from tests.support.smtp import SmtpServer, parse_message
 
 
+def _preview_args(target: str, usage_type: str) -> list[str]:
+    return ["preview", "--target", target, "--to", "u@example.org", "--usage-type", usage_type]
+
+
 def test_preview_prints_template_headers_and_body(
     service: SmtpConnectorClient, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     payload = json.dumps({"application": {"name": "Acme"}})
     status = main(
-        ["preview", "--target", service.target, "--to", "u@example.org", "--usage-type"]
-        + ["Register", "--code", "246810", "--payload", payload]
+        [*_preview_args(service.target, "Register"), "--code", "246810", "--payload", payload]
     )
     out = capsys.readouterr().out
     assert status == 0
@@ -75,9 +78,9 @@ def test_preview_open_hands_the_html_to_the_browser_with_scripts_blocked(
     )
     browser.chmod(0o755)
     monkeypatch.setenv("BROWSER", f"{browser} %s")
+    payload = '{"application": {"name": "A"}}'
     status = main(
-        ["preview", "--target", service.target, "--to", "u@example.org", "--usage-type"]
-        + ["SignIn", "--code", "1", "--payload", '{"application": {"name": "A"}}', "--open"]
+        [*_preview_args(service.target, "SignIn"), "--code", "1", "--open", "--payload", payload]
     )
     assert status == 0
     assert "opened " in capsys.readouterr().err
