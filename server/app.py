@@ -17,6 +17,7 @@ import grpc
 from grpc_reflection.v1alpha import reflection
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
+from .console.runner import build_console
 from .devmailbox import DevMailbox
 from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
@@ -270,6 +271,10 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
     host = settings.address.rpartition(":")[0]
     tls = "TLS" if settings.tls_cert_file else "plaintext"
     log.info("smtp-connector listening on %s:%d (%s)", host, service.port, tls)
+    console = build_console(settings, service) if settings.console else None
+    if console is not None:
+        console.start()
+        log.info("web console on %s (mailbox, templates, test send)", console.url)
     if on_started is not None:
         on_started(service.port)
     while True:
@@ -288,6 +293,8 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
             settings.grace_period,
         )
         break
+    if console is not None:
+        console.stop()
     service.drain(settings.grace_period)
     if metrics_server is not None:
         metrics_server.shutdown()

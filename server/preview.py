@@ -16,7 +16,7 @@ from .mailer import LoadedConfig, PreparedMessage, SendRequest, prepare_message
 from .validation import Resolution
 from .wire import MAX_LINE
 
-__all__ = ["Preview", "PreviewWarning", "preview_message"]
+__all__ = ["Preview", "PreviewWarning", "placeholders", "preview_message"]
 
 # A plain placeholder, as Logto writes them: `{{code}}`, `{{ application.name }}`.
 _PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)\s*}}")
@@ -105,6 +105,19 @@ def unfilled_placeholders(
             )
 
 
+def placeholders(template: TemplateConfig) -> list[str]:
+    """The dotted names of every plain placeholder in the template's fields, in order of
+    first use, without those the template binds itself."""
+    names: list[str] = []
+    for attribute, _name in _TEMPLATE_FIELDS:
+        source = getattr(template, attribute) or ""
+        bound = _bound_names(source)
+        for match in _PLACEHOLDER.finditer(source):
+            if match[1] not in names and match[1].split(".")[0] not in bound:
+                names.append(match[1])
+    return names
+
+
 def _bound_names(source: str) -> set[str]:
     names: set[str] = set()
     for match in _BOUND.finditer(source):
@@ -151,11 +164,14 @@ def encoded_lines(data: bytes, template: TemplateConfig, path: str) -> Iterator[
         field = "htmlContent" if html_part else "content"
         kind = _part_kind(part.get_content_subtype(), template)
         shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+        counted = f"{len(lines)} of its lines (lines {shown}) have"
+        if len(lines) == 1:
+            counted = f"its line {shown} has"
         yield PreviewWarning(
             "LINES_ENCODED",
-            f"the {kind} part is sent {transfer} because {len(lines)} of its lines (line "
-            f"{shown}) have non-ASCII characters or more than {MAX_LINE} characters; mail "
-            "readers decode it, but the raw source shows encoded text",
+            f"the {kind} part is sent {transfer} because {counted} non-ASCII characters or "
+            f"more than {MAX_LINE} characters; mail readers decode it, but the raw source "
+            "shows encoded text",
             f"{path}.{field}",
         )
 

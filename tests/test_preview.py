@@ -19,6 +19,7 @@ from smtp_connector.server.config import TemplateConfig
 from smtp_connector.server.preview import unfilled_placeholders
 
 from tests.conftest import CHINESE_SUBJECT, ServerFactory, inline_on_loopback, make_config
+from tests.support.flaky import flaky_server
 from tests.support.smtp import SmtpServer
 
 # The two header fields a send makes anew each time (folded continuation lines included).
@@ -254,3 +255,10 @@ def test_unfilled_placeholders_are_named_whatever_the_engine() -> None:
     assert [path for path, _ in found] == ["t[0].content", "t[0].content", "t[0].sendFrom"]
     assert "{{ application.name }}" in found[0][1] and "{{ link }}" in found[1][1]
     assert "{{ sender }}" in found[2][1]
+
+
+def test_preview_is_retried_like_validate_config() -> None:
+    # It sends nothing, so retrying UNAVAILABLE is always safe (no idempotency key needed).
+    with flaky_server(failures=1) as (servicer, target), SmtpConnectorClient(target) as client:
+        assert client.preview_message("u@example.org", "Generic").subject == "ok"
+    assert servicer.attempts["PreviewMessage"] == 2
