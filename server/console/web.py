@@ -369,7 +369,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 def _as_dict(message: ProtoMessage) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def _error(exc: SmtpConnectorError) -> dict[str, Any]:
