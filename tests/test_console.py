@@ -73,6 +73,7 @@ def running_console(tmp_path: Path, **settings: Any) -> Iterator[Console]:
     """The gRPC server and its console, both on free loopback ports, with a mailbox folder
     holding one message."""
     config = make_config(1, username="user", password=PASSWORD)
+    config["templates"].append({**config["templates"][0], "subject": "A second Register"})
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config), encoding="utf-8")
     mailbox = tmp_path / "mailbox"
@@ -135,6 +136,9 @@ def test_pages_answer_without_tokens_when_the_server_has_none(console: Console) 
         assert "script-src 'self'" in answer.headers["content-security-policy"]
     preview = fetch(console.url + "/api/preview", body={**PREVIEW, "payload": PREVIEW_PAYLOAD})
     assert preview.status == 200
+    assert "never sent" not in fetch(console.url + "/templates?key=default/0").body
+    shadowed = fetch(console.url + "/templates?key=default/3").body
+    assert "uses templates[0]: the first template of a usage type and locale wins" in shadowed
     assert json.loads(preview.body)["preview"]["text_body"].startswith("Your code is 777 for Acme")
 
 
@@ -181,6 +185,8 @@ def test_another_site_cannot_write_or_rebind(console: Console) -> None:
     evil = fetch(console.url + "/api/test", body=body, headers={"Origin": "http://evil.example"})
     assert evil.status == 403
     assert fetch(console.url + "/api/test", body=body, content_type="text/plain").status == 403
+    huge = {"to": "u@example.org", "payload": {"x": "y" * (2 << 20)}}
+    assert fetch(console.url + "/api/preview", body=huge).status == 413
     # DNS rebinding: the browser sends the attacker's name as Host.
     assert fetch(console.url + "/mailbox", headers={"Host": "evil.example"}).status == 400
 

@@ -47,6 +47,7 @@ _POLL_SECONDS = 0.5
 _STREAM_SECONDS = 300.0  # an event stream ends after this; the browser reconnects by itself
 _PREVIEW_TIMEOUT = 10.0
 _TEST_TIMEOUT = 60.0
+_MAX_BODY = 1 << 20  # a preview's payload is small; the service's own limit is the same
 
 # The console's own pages: scripts from the console alone, nothing remote. A template preview
 # (an iframe's srcdoc) inherits this: its inline styles work, remote images do not load.
@@ -127,7 +128,9 @@ def create_app(backend: ConsoleBackend, *, allowed_hosts: list[str]) -> Starlett
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts),
         Middleware(BaseHTTPMiddleware, dispatch=console.guard),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(
+        routes=routes, middleware=middleware, exception_handlers={_TooLarge: _too_large}
+    )
 
 
 class _Console:
@@ -360,12 +363,28 @@ def _same_origin(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
 
 
+class _TooLarge(Exception):
+    """A request body over _MAX_BODY."""
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object ({} when it is none); _TooLarge past _MAX_BODY bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
     try:
-        body = await request.json()
+        body = json.loads(b"".join(chunks) or b"{}")
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": {"message": "the request is too large", "reason": ""}}, 413)
 
 
 def _as_dict(message: ProtoMessage) -> dict[str, Any]:
