@@ -152,6 +152,7 @@ def test_preview_warns_of_unfilled_placeholders(
     config["templates"] = [
         {
             "usageType": "Generic",
+            "contentType": "text/plain",
             "subject": "Hi {{ user.name | default('there') }}",
             "content": "{% for item in items %}{{ item }} {% endfor %}{{ code }} {{ link }}",
         }
@@ -177,8 +178,21 @@ BAD_REQUESTS = [
     pytest.param({"to": "not an address", "usage_type": "Generic"}, id="bad-recipient"),
     pytest.param({"to": "u@example.org", "usage_type": ""}, id="no-usage-type"),
     pytest.param(
-        {"to": "u@example.org", "usage_type": "Register", "payload": {"code": "1"}},
-        id="missing-variable",
+        {
+            "to": "u@example.org",
+            "usage_type": "Register",
+            "payload": {"code": "1"},
+            "config_json": json.dumps(make_config(25, templateEngine="jinja2")),
+        },
+        id="missing-variable-jinja2",
+    ),
+    pytest.param(
+        {
+            "to": "u@example.org",
+            "usage_type": "SignIn",
+            "payload": {"code": "1", "application": {"name": "A\r\nBcc: x@example.org"}},
+        },
+        id="header-injection",
     ),
     pytest.param(
         {"to": "u@example.org", "usage_type": "Generic", "profile": "nope"}, id="unknown-profile"
@@ -244,6 +258,7 @@ def test_unfilled_placeholders_are_named_whatever_the_engine() -> None:
     template = TemplateConfig.model_validate(
         {
             "usageType": "Generic",
+            "contentType": "text/plain",
             "subject": "{{ code }} for {{ user.name | default('you') }}",
             "content": "{% for item in items %}{{ item.title }}{% endfor %}"
             "{{ application.name }} {{link}} {{ link }}",

@@ -218,7 +218,9 @@ def test_template_preview_follows_an_edited_payload(
     expect(page.locator("#preview-error")).to_contain_text("not JSON")
     page.locator("#payload").fill("{}")
     page.locator("#preview-button").click()
-    expect(page.locator("#preview-error")).to_contain_text("organization")
+    # Logto's engine keeps an unfilled placeholder (and the preview warns); Jinja2 refuses it.
+    told = page.locator("#preview-warnings li, #preview-error:not([hidden])")
+    expect(told.filter(has_text="organization").first).to_be_visible()
     assert set(mailbox.glob("*.eml")) == before, "a preview must send nothing"
 
 
