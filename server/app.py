@@ -267,13 +267,15 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
+    # The console first: a console that cannot listen stops the start-up before any RPC.
+    console = build_console(settings, service) if settings.console else None
+    if console is not None:
+        console.start()
     service.server.start()
     host = settings.address.rpartition(":")[0]
     tls = "TLS" if settings.tls_cert_file else "plaintext"
     log.info("smtp-connector listening on %s:%d (%s)", host, service.port, tls)
-    console = build_console(settings, service) if settings.console else None
     if console is not None:
-        console.start()
         log.info("web console on %s (mailbox, templates, test send)", console.url)
     if on_started is not None:
         on_started(service.port)
