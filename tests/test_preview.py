@@ -103,6 +103,22 @@ def test_preview_is_what_a_send_delivers(
         assert body.rstrip("\n") == delivered.rstrip("\n"), subtype
 
 
+def test_preview_of_an_inline_config_to_a_utf8_address_is_its_send(
+    smtp_server: SmtpServer, start_service: ServerFactory
+) -> None:
+    client = start_service(None, **inline_on_loopback(smtp_server.port))
+    inline = json.dumps(rich_config(smtp_server.port))
+    payload = {"code": "55", "application": {"name": "Acme"}}
+    preview = client.preview_message(
+        "用户@example.org", "Register", payload, config_json=inline, include_raw_message=True
+    )
+    client.send_message("用户@example.org", "Register", payload, config_json=inline)
+    [received] = smtp_server.received
+    assert "SMTPUTF8" in received.mail_options
+    assert without_varying_headers(preview.raw_message) == without_varying_headers(received.data)
+    assert list(preview.envelope_recipients) == received.rcpt_tos == ["用户@example.org"]
+
+
 def test_preview_names_the_template_and_its_lookup(
     smtp_server: SmtpServer, start_service: ServerFactory
 ) -> None:
