@@ -137,6 +137,7 @@ def test_mailbox_shows_a_sent_message_without_a_reload(
 
     items.nth(1).locator("a").click()
     expect(page.locator("#message-text")).to_contain_text("Your verification code is 314159.")
+    expect(page.locator(".tabs a", has_text="HTML")).to_have_count(0)  # a text-only message
     page.locator(".tabs a", has_text="Headers").click()
     expect(page.locator("#message-headers")).to_contain_text("您的注册验证码")
     screenshot(page, "mailbox.png", tmp_path)
