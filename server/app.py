@@ -19,27 +19,27 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .console.runner import build_console
 from .devmailbox import DevMailbox
-from .guard import InlineGuard
-from .health import SERVICE_NAME, Health
-from .idempotency import Idempotency, open_idempotency
-from .interceptors import BearerTokenInterceptor, ObservingInterceptor
-from .limits import (
+from .domain.guard import InlineGuard
+from .domain.mailer import Mailer
+from .domain.profiles import Profiles, load_profiles
+from .domain.templates import check_template_sizes
+from .idempotency.engine import Idempotency, open_idempotency
+from .logs import configure_logging
+from .metrics import Metrics
+from .processes import serve_processes
+from .reload import Reloader
+from .rpc.health import SERVICE_NAME, Health
+from .rpc.interceptors import BearerTokenInterceptor, ObservingInterceptor
+from .rpc.limits import (
     Admission,
     RateLimiter,
     ServiceExecutor,
     ServiceLimitsInterceptor,
-    check_template_sizes,
 )
-from .listener_tls import server_credentials
-from .logs import configure_logging
-from .mailer import Mailer
-from .metrics import Metrics
-from .pool import PoolLimits, transport_factory
-from .processes import serve_processes
-from .profiles import Profiles, load_profiles
-from .reload import Reloader
-from .servicer import SmtpConnectorServicer
+from .rpc.listener_tls import server_credentials
+from .rpc.servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
+from .transport.pool import PoolLimits, transport_factory
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,14 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
     # The console first: a console that cannot listen stops the start-up before any RPC.
-    console = build_console(settings, service) if settings.console else None
+    console = None
+    if settings.console:
+        console = build_console(
+            settings,
+            port=service.port,
+            profiles=lambda: service.servicer.profiles,
+            tokens=service.auth,
+        )
     if console is not None:
         console.start()
     service.server.start()

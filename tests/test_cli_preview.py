@@ -11,7 +11,7 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.cli import main
 
-from tests.conftest import CHINESE_SUBJECT
+from tests.support.service import CHINESE_SUBJECT
 from tests.support.smtp import SmtpServer, parse_message
 
 

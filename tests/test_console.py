@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp_connector.server.app import Service, build_service
+from smtp_connector.server.app import Service
 from smtp_connector.server.console.runner import ConsoleServer, build_console
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import make_config
+from tests.support.service import in_process_service, make_config
 
 TOKEN = "console-token-0123456789"
 PASSWORD = "smtp-password-never-shown"
@@ -74,29 +74,23 @@ def running_console(tmp_path: Path, **settings: Any) -> Iterator[Console]:
     holding one message."""
     config = make_config(1, username="user", password=PASSWORD)
     config["templates"].append({**config["templates"][0], "subject": "A second Register"})
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
     mailbox = tmp_path / "mailbox"
     mailbox.mkdir()
     (mailbox / "20261201-120000-1-000001.eml").write_bytes(_html_message())
-    options = Settings(
-        address="127.0.0.1:0",
-        config=path,
-        dev_mailbox=mailbox,
-        console=True,
-        console_address="127.0.0.1:0",
-        **settings,
-    )
-    service = build_service(options)
-    service.server.start()
-    console = build_console(options, service)
-    console.start()
-    try:
-        yield Console(console.url.rstrip("/"), service, console, mailbox)
-    finally:
-        console.stop()
-        service.server.stop(None)
-        service.mailer.close()
+    options: dict[str, Any] = {"dev_mailbox": mailbox, "console": True}
+    options["console_address"] = "127.0.0.1:0"
+    with in_process_service(tmp_path, config, **options, **settings) as service:
+        console = build_console(
+            Settings(**options, **settings),
+            port=service.port,
+            profiles=lambda: service.servicer.profiles,
+            tokens=service.auth,
+        )
+        console.start()
+        try:
+            yield Console(console.url.rstrip("/"), service, console, mailbox)
+        finally:
+            console.stop()
 
 
 def _html_message() -> bytes:
@@ -214,12 +208,8 @@ def test_message_html_is_sandboxed_and_remote_images_wait(console: Console) -> N
 
 
 def test_console_settings_refuse_exposure(tmp_path: Path) -> None:
-    service = build_service(Settings(address="127.0.0.1:0"))
-    try:
-        wide = Settings(console=True, console_address="0.0.0.0:0")
-        with pytest.raises(ValueError, match="without a bearer token"):
-            build_console(wide, service)
-    finally:
-        service.server.stop(None)
+    wide = Settings(console=True, console_address="0.0.0.0:0")
+    with pytest.raises(ValueError, match="without a bearer token"):
+        build_console(wide, port=1, profiles=lambda: None, tokens=None)
     assert Settings().console is False, "the console is off unless asked for"
     assert Settings().console_address.startswith("127.0.0.1:")

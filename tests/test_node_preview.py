@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import make_config
 from tests.support.node import ROOT, run_node
-from tests.support.service import running_service
+from tests.support.service import make_config, running_service
 from tests.support.smtp import SmtpServer
 
 SCRIPT = ROOT / "examples" / "node" / "preview.js"

@@ -15,11 +15,11 @@ from smtp_connector.client import (
     SmtpConnectorClient,
     SmtpConnectorError,
 )
-from smtp_connector.server.config import TemplateConfig
-from smtp_connector.server.preview import unfilled_placeholders
+from smtp_connector.server.domain.config import TemplateConfig
+from smtp_connector.server.domain.preview import unfilled_placeholders
 
-from tests.conftest import CHINESE_SUBJECT, ServerFactory, inline_on_loopback, make_config
 from tests.support.flaky import flaky_server
+from tests.support.service import CHINESE_SUBJECT, ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 # The two header fields a send makes anew each time (folded continuation lines included).

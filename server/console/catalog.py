@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import TemplateConfig
-from ..preview import placeholders
-from ..profiles import Profiles
+from ..domain.config import TemplateConfig
+from ..domain.preview import placeholders
+from ..domain.profiles import Profiles
 
 # Sample values for the names Logto's payloads use; any other name gets a readable stand-in.
 _SAMPLES: dict[str, Any] = {

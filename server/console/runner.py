@@ -7,16 +7,14 @@ import ipaddress
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import uvicorn
 
+from ..domain.profiles import Profiles
 from ..settings import Settings, split_address
 from .mailbox import Mailbox
-from .web import ConsoleBackend, create_app
-
-if TYPE_CHECKING:
-    from ..app import Service
+from .web import ConsoleBackend, TokenCheck, create_app
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +71,23 @@ def grpc_target(settings: Settings, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def build_console(settings: Settings, service: Service) -> ConsoleServer:
-    """The console for a built service, as the settings say; ValueError when the settings
-    would expose it unguarded or it cannot call the service."""
-    host, port = split_address(settings.console_address)
+def build_console(
+    settings: Settings,
+    *,
+    port: int,
+    profiles: Callable[[], Profiles | None],
+    tokens: TokenCheck | None,
+) -> ConsoleServer:
+    """The console of the service listening on ``port`` (its configs read through
+    ``profiles``, its bearer tokens checked by ``tokens``, None when it has none), as the
+    settings say; ValueError when it would be exposed unguarded or cannot call the service."""
+    host, console_port = split_address(settings.console_address)
     if settings.tls_cert_file is not None:
         raise ValueError(
             "the web console calls the service over plaintext loopback: turn it off "
             "(console=false) when the gRPC listener uses TLS"
         )
-    if not is_loopback(host) and service.auth is None:
+    if not is_loopback(host) and tokens is None:
         raise ValueError(
             f"the web console would listen on {host}, beyond this machine, without a bearer "
             "token: set auth_tokens (or auth_tokens_file) or keep it on 127.0.0.1"
@@ -90,9 +95,9 @@ def build_console(settings: Settings, service: Service) -> ConsoleServer:
     mailbox = Mailbox(settings.dev_mailbox) if settings.dev_mailbox is not None else None
     backend = ConsoleBackend(
         mailbox=mailbox,
-        profiles=lambda: service.servicer.profiles,
-        target=grpc_target(settings, service.port),
-        tokens=service.auth,
+        profiles=profiles,
+        target=grpc_target(settings, port),
+        tokens=tokens,
     )
     # A page from another site cannot reach a loopback console through DNS rebinding: the
     # Host it sends names that site.
@@ -100,7 +105,7 @@ def build_console(settings: Settings, service: Service) -> ConsoleServer:
     config = uvicorn.Config(
         create_app(backend, allowed_hosts=hosts),
         host=host,
-        port=port,
+        port=console_port,
         log_level="warning",
         lifespan="off",
         access_log=False,

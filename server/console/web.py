@@ -35,7 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from ..profiles import Profiles
+from ..domain.profiles import Profiles
 from .catalog import find_template, sample_payload, template_entries
 from .mailbox import Mailbox
 
