@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from smtp_connector.server.app import Service
 from smtp_connector.server.console.runner import ConsoleServer, build_console
+from smtp_connector.server.serve import parser as serve_parser
 from smtp_connector.server.settings import Settings
 
 from tests.support.service import in_process_service, make_config
@@ -213,3 +214,9 @@ def test_console_settings_refuse_exposure(tmp_path: Path) -> None:
         build_console(wide, port=1, profiles=lambda: None, tokens=None)
     assert Settings().console is False, "the console is off unless asked for"
     assert Settings().console_address.startswith("127.0.0.1:")
+
+
+def test_serve_has_console_flags() -> None:
+    args = serve_parser().parse_args(["--console", "--console-address", "127.0.0.1:9"])
+    assert (args.console, args.console_address) == (True, "127.0.0.1:9")
+    assert serve_parser().parse_args([]).console is None, "unset: the environment decides"
