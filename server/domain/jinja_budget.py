@@ -108,6 +108,8 @@ def _spend() -> _Spend:
 def weight(value: Any, limit: int) -> int:
     """About how many characters ``value`` becomes as text, counted up to just past
     ``limit`` (a walk that stops early; repeated and cyclic containers count every time)."""
+    if isinstance(value, str):  # by far the most common: one len, no walk
+        return len(value)
     total = 0
     stack = [value]
     while stack and total <= limit:
@@ -286,7 +288,11 @@ class BudgetedSandbox(SandboxedEnvironment):
     def budgeted_output(self, value: Any) -> Any:
         """Count one piece of output (before it becomes text) against the render."""
         spend = _spend()
-        spend.spend(weight(value, spend.budget.max_chars))
+        if isinstance(value, str):
+            spend.chars_left -= len(value)  # spend() inlined: this runs for every piece
+            if spend.chars_left >= 0:
+                return value
+        spend.spend(0 if isinstance(value, str) else weight(value, spend.budget.max_chars))
         return value
 
     def budgeted_concat(
