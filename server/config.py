@@ -146,6 +146,13 @@ class ContentType(StrEnum):
     MULTIPART = "multipart/alternative"  # ``content`` as text plus ``htmlContent``
 
 
+class TemplateEngine(StrEnum):
+    """How a template's placeholders are read: Logto's rules (the default) or Jinja2's."""
+
+    LOGTO = "logto"  # only {{ dotted.path }}; a missing value never fails (as in Logto)
+    JINJA2 = "jinja2"  # conditions, filters; a missing variable fails the send
+
+
 class TemplateConfig(_Model):
     """One template: the message sent for a usage type (and, optionally, a locale).
 
@@ -161,6 +168,9 @@ class TemplateConfig(_Model):
     locale: Locale | None = None
     send_from: HeaderText | None = None
     reply_to: HeaderText | None = None
+    # This template's engine and HTML escaping, when they differ from the config's.
+    template_engine: TemplateEngine | None = None
+    html_escape: bool | None = None
 
     @property
     def multipart(self) -> bool:
@@ -327,6 +337,10 @@ class SmtpConfig(_Model):
     # Beyond Logto: the locale used when a payload's own has no template, and DKIM signing.
     default_locale: Locale | None = None
     dkim: DkimConfig | None = None
+    # How templates read placeholders (Logto's rules unless "jinja2"), and whether payload
+    # values are HTML-escaped in HTML bodies (Logto sends them raw: "htmlEscape": false).
+    template_engine: TemplateEngine = TemplateEngine.LOGTO
+    html_escape: bool = True
 
     @field_validator("custom_headers")
     @classmethod

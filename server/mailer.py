@@ -77,7 +77,12 @@ def compile_config(
     bounce_to = config.envelope_from
     return LoadedConfig(
         config=config,
-        templates=TemplateSet(config.templates, config.default_locale),
+        templates=TemplateSet(
+            config.templates,
+            config.default_locale,
+            engine=config.template_engine,
+            html_escape=config.html_escape,
+        ),
         envelope_from=parse_mailbox(bounce_to) if bounce_to else None,
         headers=headers,
         connection=connection_settings(config),

@@ -34,6 +34,8 @@ from .config import (
 )
 from .dkim import KeyAccess
 from .errors import InvalidConfig
+from .logto_payloads import placeholder_warning
+from .logto_template import placeholders
 from .mailer import LoadedConfig, load_config
 from .templates import Candidate
 from .transport import create_ssl_context
@@ -267,9 +269,18 @@ def _templates(data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield index, template
 
 
+def _uses_jinja2(data: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether a template is read by Jinja2 (its own templateEngine, else the config's)."""
+    engine = template.get("templateEngine") or data.get("templateEngine")
+    return engine == "jinja2"
+
+
 def _template_syntax_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+    """Jinja2 syntax errors; under Logto's rules every text is a valid template."""
     issues = []
     for index, template in _templates(data):
+        if not _uses_jinja2(data, template):
+            continue
         for key in _TEMPLATE_SOURCES:
             source = template.get(key)
             if not isinstance(source, str):
@@ -353,7 +364,9 @@ def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
             )
             continue
         first_of[key] = index
-        if usage in CODE_USAGE_TYPES and not _uses_code(template):
+        if not _uses_jinja2(data, template):
+            issues += _placeholder_lints(index, usage, template)
+        if usage in CODE_USAGE_TYPES and not _uses_code(data, template):
             issues.append(
                 _warning(
                     f"templates[{index}].content",
@@ -375,12 +388,31 @@ def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
     return issues
 
 
-def _uses_code(template: dict[str, Any]) -> bool:
+def _placeholder_lints(index: int, usage: str, template: dict[str, Any]) -> list[ConfigIssue]:
+    """Placeholders that no payload Logto sends for this usage type fills, and what goes
+    out in their place."""
+    issues = []
+    for key in _TEMPLATE_SOURCES:
+        source = template.get(key)
+        if not isinstance(source, str):
+            continue
+        for path in dict.fromkeys(placeholders(source)):
+            message = placeholder_warning(usage, path)
+            if message is not None:
+                issues.append(
+                    _warning(f"templates[{index}].{key}", message, "PLACEHOLDER_NOT_FILLED")
+                )
+    return issues
+
+
+def _uses_code(data: dict[str, Any], template: dict[str, Any]) -> bool:
     """Whether the subject or a body refers to ``code`` (or ``link``, for magic links)."""
     names: set[str] = set()
     for key in _TEMPLATE_TEXTS:
         source = template.get(key)
-        if isinstance(source, str):
+        if isinstance(source, str) and not _uses_jinja2(data, template):
+            names |= {path.split(".", 1)[0] for path in placeholders(source)}
+        elif isinstance(source, str):
             try:
                 names |= meta.find_undeclared_variables(_PARSER.parse(source))
             except jinja2.TemplateSyntaxError:

@@ -128,7 +128,7 @@ def test_invalid_fields_are_named_by_json_path(change: dict[str, object], path: 
 
 
 def test_template_syntax_error_names_template_and_line() -> None:
-    config = make_config(25)
+    config = make_config(25, templateEngine="jinja2")
     config["templates"][1]["content"] = "<p>\n{{ code </p>"
     with pytest.raises(InvalidConfig) as caught:
         load_config(json.dumps(config))

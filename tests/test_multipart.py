@@ -105,7 +105,10 @@ def test_non_ascii_parts_survive_the_round_trip(
             "needs htmlContent",
         ),
         ({"contentType": "text/html"}, "content is the plain-text part"),
-        ({"htmlContent": "<p>{{ code }</p>"}, "template syntax error"),
+        (
+            {"htmlContent": "<p>{{ code }</p>", "templateEngine": "jinja2"},
+            "template syntax error",
+        ),
     ],
     ids=["multipart-without-html", "html-with-html-content", "html-syntax-error"],
 )

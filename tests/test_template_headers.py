@@ -121,7 +121,7 @@ def test_a_payload_cannot_inject_a_header_or_an_address(
     [
         ({"sendFrom": "Acme <not-an-address>"}, "templates[0].sendFrom"),
         ({"replyTo": "a@b.example\r\nBcc: c@d.example"}, "templates[0].replyTo"),
-        ({"replyTo": "{{ broken }"}, "templates[0].replyTo"),
+        ({"replyTo": "{{ broken }", "templateEngine": "jinja2"}, "templates[0].replyTo"),
     ],
     ids=["bad-static-address", "static-line-break", "syntax-error"],
 )

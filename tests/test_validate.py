@@ -75,7 +75,7 @@ def test_an_unknown_content_type_is_an_error() -> None:
 
 
 def test_a_template_syntax_error_names_the_template_and_line() -> None:
-    config = good()
+    config = good(templateEngine="jinja2")
     config["templates"][2]["content"] = "Hello\nyour code:\n{{ code }\n"
     report = check(config)
     (issue,) = report.issues
@@ -110,6 +110,9 @@ def test_missing_templates_duplicates_and_codeless_templates_are_warnings() -> N
         ("CODE_NOT_USED", "templates[0].content", Severity.WARNING),
         ("DUPLICATE_USAGE_TYPE", "templates[1].usageType", Severity.WARNING),
         ("MISSING_TEMPLATE", "templates", Severity.WARNING),
+        # Logto sends neither a name nor a link with a verification code.
+        ("PLACEHOLDER_NOT_FILLED", "templates[0].content", Severity.WARNING),
+        ("PLACEHOLDER_NOT_FILLED", "templates[2].content", Severity.WARNING),
     }
     missing = [i.message for i in report.issues if i.code == "MISSING_TEMPLATE"]
     assert len(missing) == 2
