@@ -87,13 +87,10 @@ def running_service(
     assert profiles, "no config to send with"
     document = {"profiles": profiles, "defaultProfile": next(iter(profiles))}
     config_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-    process = ServerProcess(
-        folder, "--config", str(config_file), env={"SSL_CERT_FILE": ca_file}
-    )
+    process = ServerProcess(folder, "--config", str(config_file), env={"SSL_CERT_FILE": ca_file})
     service = OurService(process)
     try:
         yield service
     finally:
         service.close()
-        process.process.terminate()
-        process.wait(timeout=20)
+        process.stop()

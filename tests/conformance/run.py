@@ -113,7 +113,9 @@ def _profiles(
         if verdict.accepted:
             profiles[report.case.case_id] = pointed
         else:
-            unloadable[report.case.case_id] = Outcome(False, f"pointed at the sink: {verdict.detail}")
+            unloadable[report.case.case_id] = Outcome(
+                False, f"pointed at the sink: {verdict.detail}"
+            )
     return profiles, unloadable
 
 

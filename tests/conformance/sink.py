@@ -123,12 +123,8 @@ def running_sink(ca: trustme.CA, ca_file: str) -> Iterator[Sink]:
         "auth_require_tls": False,
         "enable_SMTPUTF8": True,
     }
-    starttls = _Controller(
-        handler, port=free_port(), tls_context=_server_context(ca), **common
-    )
-    implicit = _Controller(
-        handler, port=free_port(), ssl_context=_server_context(ca), **common
-    )
+    starttls = _Controller(handler, port=free_port(), tls_context=_server_context(ca), **common)
+    implicit = _Controller(handler, port=free_port(), ssl_context=_server_context(ca), **common)
     with ExitStack() as stack:
         for controller in (starttls, implicit):
             controller.start()

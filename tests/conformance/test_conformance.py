@@ -70,7 +70,9 @@ def test_case_matches_logto_or_its_listed_difference(
     differs = report.differs
     listed = DIFFERENCES["cases"].get(case_id)
     if listed is None:
-        assert not differs, f"{case_id} differs from Logto, with no listed reason:\n{_shown(differs)}"
+        assert not differs, (
+            f"{case_id} differs from Logto, with no listed reason:\n{_shown(differs)}"
+        )
         return
     difference = DIFFERENCES["differences"][listed]
     assert differs, (
@@ -86,9 +88,7 @@ def test_case_matches_logto_or_its_listed_difference(
 
 def test_the_suite_really_sent_mail(reports: dict[str, CaseReport]) -> None:
     # A broken sink or harness would make both sides fail alike, which compares as a match.
-    both = [
-        s for r in reports.values() for s in r.sends if s.logto.sent and s.ours and s.ours.sent
-    ]
+    both = [s for r in reports.values() for s in r.sends if s.logto.sent and s.ours and s.ours.sent]
     assert len(both) >= 120, f"only {len(both)} messages were sent by both sides"
     logto_accepted = sum(r.logto.accepted for r in reports.values())
     assert logto_accepted >= 120
