@@ -1,5 +1,5 @@
 """The corpus of tests/conformance/corpus/*.json as cases ready to run: each config resolved
-(base, patch, remove, the CA placeholders), each template put into its config, and the messages
+(base, patch, remove, the placeholders of run-time values), each template put into its config, and the messages
 each case sends."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 CORPUS = Path(__file__).resolve().parent / "corpus"
 SINK_CA = "@SINK_CA_PEM@"
 OTHER_CA = "@OTHER_CA_PEM@"
+TOKEN_URL = "@TOKEN_URL@"
+SERVICE_KEY = "@SERVICE_KEY_PEM@"
 TEMPLATE_BASE = "logto-console-filled"
 DEFAULT_SEND: dict[str, Any] = {"type": "Register", "payload": {"code": "123456"}}
 
@@ -58,13 +60,13 @@ def _load(name: str) -> list[dict[str, Any]]:
     return cases
 
 
-def _substitute(value: Any, pems: dict[str, str]) -> Any:
+def _substitute(value: Any, values: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return pems.get(value, value)
+        return values.get(value, value)
     if isinstance(value, list):
-        return [_substitute(v, pems) for v in value]
+        return [_substitute(v, values) for v in value]
     if isinstance(value, dict):
-        return {k: _substitute(v, pems) for k, v in value.items()}
+        return {k: _substitute(v, values) for k, v in value.items()}
     return value
 
 
@@ -85,7 +87,7 @@ def _sends(case_id: str, raw_sends: list[dict[str, Any]]) -> list[Send]:
     ]
 
 
-def config_cases(pems: dict[str, str]) -> list[Case]:
+def config_cases(values: dict[str, str]) -> list[Case]:
     """The cases of configs.json."""
     raws = _load("configs.json")
     by_id = {raw["id"]: raw for raw in raws}
@@ -94,7 +96,7 @@ def config_cases(pems: dict[str, str]) -> list[Case]:
             raw["id"],
             "config",
             raw["source"],
-            _substitute(_resolve(raw, by_id), pems),
+            _substitute(_resolve(raw, by_id), values),
             _sends(raw["id"], raw.get("sends", [DEFAULT_SEND])),
             sendable=raw.get("send", True),
             varies=raw.get("varies"),
@@ -135,15 +137,15 @@ def _template_case(raw: dict[str, Any], base: dict[str, Any]) -> Case:
     )
 
 
-def template_cases(pems: dict[str, str]) -> list[Case]:
+def template_cases(values: dict[str, str]) -> list[Case]:
     """The cases of templates.json, each in the config of ``TEMPLATE_BASE``."""
-    base = next(c for c in config_cases(pems) if c.case_id == TEMPLATE_BASE).config
+    base = next(c for c in config_cases(values) if c.case_id == TEMPLATE_BASE).config
     return [_template_case(raw, base) for raw in _load("templates.json")]
 
 
-def all_cases(pems: dict[str, str]) -> list[Case]:
+def all_cases(values: dict[str, str]) -> list[Case]:
     """Every case of the corpus; ids are unique across both files."""
-    cases = config_cases(pems) + template_cases(pems)
+    cases = config_cases(values) + template_cases(values)
     ids = [c.case_id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     assert not duplicates, f"case ids used twice: {sorted(duplicates)}"

@@ -9,12 +9,24 @@ from pathlib import Path
 from typing import Any
 
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conformance.corpus import OTHER_CA, SINK_CA, Case, Send, all_cases, pointed_at
+from tests.conformance.corpus import (
+    OTHER_CA,
+    SERVICE_KEY,
+    SINK_CA,
+    TOKEN_URL,
+    Case,
+    Send,
+    all_cases,
+    pointed_at,
+)
 from tests.conformance.normalize import mismatches, normalized
 from tests.conformance.oracle import Oracle, running_oracle
 from tests.conformance.ours import Outcome, Verdict, running_service, serve_verdict
 from tests.conformance.sink import Capture, Sink, running_sink
+from tests.conformance.tokens import running_token_endpoint
 
 SINK_HOST = "127.0.0.1"
 
@@ -59,6 +71,17 @@ def _logto_verdict(result: dict[str, Any]) -> Verdict:
 
 def _outcome(result: dict[str, Any]) -> Outcome:
     return Outcome(bool(result["sent"]), result.get("error", result.get("response", "")))
+
+
+def _service_account_key() -> str:
+    """A fresh RSA key as PEM, the kind a Google service account's JSON key file holds."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem.decode()
 
 
 def _sink_port(config: dict[str, Any], sink: Sink) -> int:
@@ -124,14 +147,20 @@ def run_corpus(folder: Path) -> list[CaseReport]:
     ca, other = trustme.CA(), trustme.CA()
     ca_file = folder / "sink-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    pems = {SINK_CA: ca.cert_pem.bytes().decode(), OTHER_CA: other.cert_pem.bytes().decode()}
-    cases = all_cases(pems)
     configs = folder / "configs"
     configs.mkdir()
     with (
+        running_token_endpoint() as token_url,
         running_sink(ca, str(ca_file)) as sink,
         running_oracle(str(ca_file), folder / "logto-harness.log") as oracle,
     ):
+        values = {
+            SINK_CA: ca.cert_pem.bytes().decode(),
+            OTHER_CA: other.cert_pem.bytes().decode(),
+            TOKEN_URL: token_url,
+            SERVICE_KEY: _service_account_key(),
+        }
+        cases = all_cases(values)
         verdicts = oracle.run([{"op": "verdict", "config": c.config_for_logto} for c in cases])
         reports = [CaseReport(c, _logto_verdict(v)) for c, v in zip(cases, verdicts, strict=True)]
         for report in reports:

@@ -48,8 +48,10 @@ function refuseUnsafe(config) {
     return `refusing a config with ${elsewhere.join(', ')}: it would not send to the sink`;
   }
   const auth = config.auth ?? {};
-  if ((auth.refreshToken || auth.serviceClient || auth.privateKey) && !auth.accessToken) {
-    return 'refusing an OAuth2 config that would fetch a token from the network';
+  const fetchesToken = Boolean(auth.refreshToken || auth.serviceClient || auth.privateKey);
+  const loopbackUrl = /^http:\/\/127\.0\.0\.1:\d+\//.test(String(auth.accessUrl ?? ''));
+  if (fetchesToken && !loopbackUrl) {
+    return 'refusing an OAuth2 config that would fetch a token from outside loopback';
   }
   return undefined;
 }
