@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
+from .config import (
+    AuthConfig,
+    SmtpConfig,
+    check_address,
+    parse_config,
+    parse_mailbox,
+    parse_mailbox_list,
+)
 from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
@@ -69,8 +76,8 @@ def compile_config(
     try:
         headers: MessageHeaders | str = MessageHeaders(
             sender=config.sender(),
-            reply_to=None if reply_to is None else parse_mailbox(reply_to),
-            custom=dict(config.custom_headers),
+            reply_to=() if reply_to is None else parse_mailbox_list(reply_to),
+            custom=_header_lines(config.custom_headers),
         )
     except ValueError as exc:
         headers = str(exc)  # a placeholder fromEmail: sends say so (sender_headers)
@@ -90,6 +97,15 @@ def compile_config(
     )
 
 
+def _header_lines(headers: Mapping[str, str | list[str]]) -> tuple[tuple[str, str], ...]:
+    """customHeaders as header lines: a list value gives one line per item (nodemailer's)."""
+    return tuple(
+        (name, item)
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else [value])
+    )
+
+
 def _with_password(config: SmtpConfig, password: str) -> SmtpConfig:
     secret = SecretStr(password)
     if config.auth is not None and config.auth.type == "login":
@@ -99,7 +115,7 @@ def _with_password(config: SmtpConfig, password: str) -> SmtpConfig:
 
 def connection_settings(config: SmtpConfig) -> ConnectionSettings:
     """The transport's view of a config."""
-    if config.secure:
+    if config.implicit_tls:
         mode = TlsMode.IMPLICIT
     elif config.ignore_tls:
         mode = TlsMode.NONE
@@ -114,7 +130,7 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
         credentials = None
     return ConnectionSettings(
         host=config.host,
-        port=config.port,
+        port=config.server_port,
         tls_mode=mode,
         servername=tls.servername or config.servername,
         verify_certificate=tls.reject_unauthorized,
