@@ -16,6 +16,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import idna
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
@@ -351,8 +354,17 @@ class DkimConfig(_Model):
         return self
 
 
+class PrivateKeyWithPassphrase(_Model):
+    """nodemailer's ``privateKey`` as ``{key, passphrase}`` (an encrypted PEM key)."""
+
+    key: SecretStr
+    passphrase: SecretStr
+
+
 class AuthConfig(_Model):
-    """Logto's ``auth`` object: ``{type: "login", user, pass}`` or OAuth2 (nodemailer's)."""
+    """Logto's ``auth`` object: ``{type: "login", user, pass}`` or OAuth2 (nodemailer's):
+    an access token, a refresh token (``accessUrl`` defaults to Google's token endpoint, as in
+    nodemailer), or a Google service account (``serviceClient`` + ``privateKey``)."""
 
     type: Literal["login", "oauth2"] = "login"
     user: str = ""
@@ -362,7 +374,11 @@ class AuthConfig(_Model):
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
     access_url: str | None = None
-    expires: int | None = None
+    expires: int | float | None = None
+    service_client: str | None = None
+    private_key: SecretStr | PrivateKeyWithPassphrase | None = None
+    scope: str | None = None
+    service_request_timeout: int | float | None = None
 
     @field_validator("type", mode="before")
     @classmethod
@@ -383,12 +399,41 @@ class AuthConfig(_Model):
             return self
         if not self.user:
             raise ValueError("oauth2 needs user (the mailbox the token is for)")
-        refreshable = self.refresh_token is not None and self.access_url
-        if self.access_token is None and not (refreshable and self.client_id):
+        if self.service_client is not None and self.private_key is None:
+            raise ValueError("a service account (serviceClient) needs privateKey")
+        if self.private_key is not None:
+            check_private_key(self.private_key)
+        renewable = self.refresh_token is not None or self.service_client is not None
+        if self.access_token is None and not renewable:
             raise ValueError(
-                "oauth2 needs accessToken, or clientId, refreshToken and accessUrl to get one"
+                "oauth2 needs accessToken, a refreshToken (with clientId and clientSecret), "
+                "or a service account's serviceClient and privateKey"
             )
         return self
+
+
+def private_key_parts(key: SecretStr | PrivateKeyWithPassphrase) -> tuple[str, str | None]:
+    """The PEM text of a ``privateKey`` and its passphrase, if any."""
+    if isinstance(key, PrivateKeyWithPassphrase):
+        return key.key.get_secret_value(), key.passphrase.get_secret_value()
+    return key.get_secret_value(), None
+
+
+def check_private_key(key: SecretStr | PrivateKeyWithPassphrase) -> None:
+    """ValueError (never showing the key) unless it is an RSA private key in PEM that its
+    passphrase opens: the JWT bearer grant signs with RS256."""
+    pem, passphrase = private_key_parts(key)
+    try:
+        loaded = serialization.load_pem_private_key(
+            pem.encode(), None if passphrase is None else passphrase.encode()
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError(
+            "privateKey is not a PEM private key (or its passphrase does not open it): use "
+            "the private_key of the service account's JSON key file"
+        ) from None
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError("privateKey must be an RSA key: Google signs service-account JWTs RS256")
 
 
 class TlsConfig(_Model):
@@ -521,7 +566,18 @@ class SmtpConfig(_Model):
         return json.dumps(_redact(data), ensure_ascii=False, indent=2, sort_keys=True)
 
 
-_SECRET_KEYS = frozenset({"password", "pass", "accessToken", "clientSecret", "refreshToken", "key"})
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "pass",
+        "accessToken",
+        "clientSecret",
+        "refreshToken",
+        "key",
+        "privateKey",
+        "passphrase",
+    }
+)
 
 
 def _redact(value: Any) -> Any:

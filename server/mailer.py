@@ -19,12 +19,13 @@ from .config import (
     parse_config,
     parse_mailbox,
     parse_mailbox_list,
+    private_key_parts,
 )
 from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from .message import MessageHeaders, build_message, headers_for
-from .oauth import OAuth2Credentials
+from .oauth import DEFAULT_ASSERTION_LIFETIME, GMAIL_SCOPE, GOOGLE_TOKEN_URL, OAuth2Credentials
 from .pool import transport_factory
 from .templates import TemplateSet
 from .transport import ConnectionSettings, Envelope, TlsMode, Transport
@@ -156,6 +157,11 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
 def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
     if auth is None or auth.type != "oauth2":
         return None
+    key, passphrase = (
+        (None, None) if auth.private_key is None else private_key_parts(auth.private_key)
+    )
+    # nodemailer: serviceRequestTimeout in seconds, clamped to 0..3600, 0 meaning 300.
+    lifetime = min(max(int(auth.service_request_timeout or 0), 0), 3600)
     return OAuth2Credentials(
         user=auth.user,
         access_token=_secret(auth.access_token),
@@ -164,7 +170,12 @@ def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
         client_id=auth.client_id,
         client_secret=_secret(auth.client_secret),
         refresh_token=_secret(auth.refresh_token),
-        access_url=auth.access_url,
+        access_url=auth.access_url or GOOGLE_TOKEN_URL,  # nodemailer's default
+        service_client=auth.service_client,
+        private_key=key,
+        private_key_passphrase=passphrase,
+        scope=auth.scope or GMAIL_SCOPE,
+        assertion_lifetime=lifetime or DEFAULT_ASSERTION_LIFETIME,
     )
 
 
