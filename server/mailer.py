@@ -99,11 +99,13 @@ def compile_config(
 
 
 def _header_lines(headers: Mapping[str, str | list[str]]) -> tuple[tuple[str, str], ...]:
-    """customHeaders as header lines: a list value gives one line per item (nodemailer's)."""
+    """customHeaders as header lines: a list value gives one line per item (nodemailer's).
+    An empty value gives none: Logto stores configs through clean-deep, which drops ""."""
     return tuple(
         (name, item)
         for name, value in headers.items()
         for item in (value if isinstance(value, list) else [value])
+        if item
     )
 
 

@@ -77,7 +77,8 @@ def _pem(key: Any, passphrase: bytes | None = None) -> str:
 def _service_account_send(
     start_service: ServerFactory, private_key: Any, key: rsa.RSAPrivateKey
 ) -> tuple[ServiceAccountEndpoint, SmtpServer]:
-    with ServiceAccountEndpoint(key.public_key()) as endpoint, SmtpServer() as server:
+    endpoint = ServiceAccountEndpoint(key.public_key())
+    with endpoint, SmtpServer() as server:
         server.handler.tokens[MAILBOX] = {"sa-token-1"}
         auth = {
             "type": "OAuth2",
