@@ -12,12 +12,20 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
+from .config import (
+    AuthConfig,
+    SmtpConfig,
+    check_address,
+    parse_config,
+    parse_mailbox,
+    parse_mailbox_list,
+    private_key_parts,
+)
 from .deadline import Deadline
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from .message import MessageHeaders, build_message, headers_for
-from .oauth import OAuth2Credentials
+from .oauth import DEFAULT_ASSERTION_LIFETIME, GMAIL_SCOPE, GOOGLE_TOKEN_URL, OAuth2Credentials
 from .pool import transport_factory
 from .templates import TemplateSet
 from .transport import ConnectionSettings, Envelope, TlsMode, Transport
@@ -69,8 +77,8 @@ def compile_config(
     try:
         headers: MessageHeaders | str = MessageHeaders(
             sender=config.sender(),
-            reply_to=None if reply_to is None else parse_mailbox(reply_to),
-            custom=dict(config.custom_headers),
+            reply_to=() if reply_to is None else parse_mailbox_list(reply_to),
+            custom=_header_lines(config.custom_headers),
         )
     except ValueError as exc:
         headers = str(exc)  # a placeholder fromEmail: sends say so (sender_headers)
@@ -90,6 +98,17 @@ def compile_config(
     )
 
 
+def _header_lines(headers: Mapping[str, str | list[str]]) -> tuple[tuple[str, str], ...]:
+    """customHeaders as header lines: a list value gives one line per item (nodemailer's).
+    An empty value gives none: Logto stores configs through clean-deep, which drops ""."""
+    return tuple(
+        (name, item)
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else [value])
+        if item
+    )
+
+
 def _with_password(config: SmtpConfig, password: str) -> SmtpConfig:
     secret = SecretStr(password)
     if config.auth is not None and config.auth.type == "login":
@@ -99,7 +118,7 @@ def _with_password(config: SmtpConfig, password: str) -> SmtpConfig:
 
 def connection_settings(config: SmtpConfig) -> ConnectionSettings:
     """The transport's view of a config."""
-    if config.secure:
+    if config.implicit_tls:
         mode = TlsMode.IMPLICIT
     elif config.ignore_tls:
         mode = TlsMode.NONE
@@ -114,7 +133,7 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
         credentials = None
     return ConnectionSettings(
         host=config.host,
-        port=config.port,
+        port=config.server_port,
         tls_mode=mode,
         servername=tls.servername or config.servername,
         verify_certificate=tls.reject_unauthorized,
@@ -140,6 +159,11 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
 def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
     if auth is None or auth.type != "oauth2":
         return None
+    key, passphrase = (
+        (None, None) if auth.private_key is None else private_key_parts(auth.private_key)
+    )
+    # nodemailer: serviceRequestTimeout in seconds, clamped to 0..3600, 0 meaning 300.
+    lifetime = min(max(int(auth.service_request_timeout or 0), 0), 3600)
     return OAuth2Credentials(
         user=auth.user,
         access_token=_secret(auth.access_token),
@@ -148,7 +172,12 @@ def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
         client_id=auth.client_id,
         client_secret=_secret(auth.client_secret),
         refresh_token=_secret(auth.refresh_token),
-        access_url=auth.access_url,
+        access_url=auth.access_url or GOOGLE_TOKEN_URL,  # nodemailer's default
+        service_client=auth.service_client,
+        private_key=key,
+        private_key_passphrase=passphrase,
+        scope=auth.scope or GMAIL_SCOPE,
+        assertion_lifetime=lifetime or DEFAULT_ASSERTION_LIFETIME,
     )
 
 

@@ -248,14 +248,13 @@ def _schema_issue(item: Any) -> ConfigIssue:
     if kind == "missing":
         return _error(path, "required field is missing", "MISSING_FIELD")
     if last == "port" and kind in ("greater_than_equal", "less_than_equal"):
-        return _error(path, "port must be between 1 and 65535", "PORT_OUT_OF_RANGE")
+        message = "port must be between 1 and 65535 (or 0: 587, or 465 with secure: true)"
+        return _error(path, message, "PORT_OUT_OF_RANGE")
     if last == "contentType":
         message = "unknown contentType: use text/plain, text/html or multipart/alternative"
         return _error(path, message, "UNKNOWN_CONTENT_TYPE")
     if last in ("fromEmail", "replyTo") and kind == "value_error":
         return _error(path, message, "BAD_EMAIL")
-    if not loc and "ignoreTLS" in message:
-        return _error("ignoreTLS", message, "CONTRADICTORY_TLS_FLAGS")
     if kind.endswith(("_type", "_parsing")):
         return _error(path, message, "INVALID_TYPE")
     return _error(path, message, "INVALID_VALUE")
@@ -315,7 +314,10 @@ def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
     port, secure = data.get("port"), data.get("secure") is True
     if isinstance(port, str) and port.isdigit():
         port = int(port)
-    if port == _IMPLICIT_TLS_PORT and not secure:
+    if data.get("ignoreTLS") is True and (secure or data.get("requireTLS") is True):
+        return [_ignore_tls_warning(secure)]
+    # Unset, secure follows the port (nodemailer: TLS from the first byte on 465 only).
+    if port == _IMPLICIT_TLS_PORT and data.get("secure") is False:
         return [
             _warning(
                 "secure",
@@ -342,6 +344,20 @@ def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
             )
         ]
     return []
+
+
+def _ignore_tls_warning(secure: bool) -> ConfigIssue:
+    if secure:
+        message = (
+            "ignoreTLS has no effect with secure: true (TLS starts with the first byte; "
+            "ignoreTLS only skips STARTTLS)"
+        )
+    else:
+        message = (
+            "ignoreTLS wins over requireTLS, as in nodemailer: STARTTLS is never tried and "
+            "the mail travels unencrypted; remove ignoreTLS to require TLS"
+        )
+    return _warning("ignoreTLS", message, "CONTRADICTORY_TLS_FLAGS")
 
 
 def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:

@@ -131,8 +131,8 @@ def test_build_message_headers_stay_on_the_multipart_root() -> None:
     )
     headers = MessageHeaders(
         sender=Address("Acme", "noreply", "example.com"),
-        reply_to=Address("", "help", "example.com"),
-        custom={"X-Campaign": "signin"},
+        reply_to=(Address("", "help", "example.com"),),
+        custom=(("X-Campaign", "signin"),),
     )
 
     built = build_message(rendered, headers=headers, recipient=Address("", "u", "example.com"))
