@@ -152,6 +152,7 @@ def all_cases(values: dict[str, str]) -> list[Case]:
     return cases
 
 
-def pointed_at(config: dict[str, Any], host: str, port: int) -> dict[str, Any]:
-    """The config with its host and port replaced by the capture sink's."""
-    return dict(copy.deepcopy(config), host=host, port=port)
+def pointed_at(config: dict[str, Any], host: str, port: Any) -> dict[str, Any]:
+    """The config with its host and port replaced by the capture sink's; an empty host stays
+    empty (Logto's storage drops it, so its send fails before connecting)."""
+    return dict(copy.deepcopy(config), host=host if config.get("host") != "" else "", port=port)

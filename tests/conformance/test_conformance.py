@@ -84,6 +84,12 @@ def test_case_matches_logto_or_its_listed_difference(
         f"{case_id} differs beyond '{listed}' ({', '.join(difference['aspects'])}):\n"
         f"{_shown(unexpected)}"
     )
+    if difference.get("logtoSends") == "fail" and report.case.sendable:
+        # The reason given is that Logto accepts the config but can never send with it.
+        outcomes = [s.logto for s in report.sends]
+        assert outcomes, f"{case_id}: Logto's send was not tried"
+        sent = [o for o in outcomes if o.sent]
+        assert not sent, f"{case_id} is listed as '{listed}', but Logto sent with it"
 
 
 def test_the_suite_really_sent_mail(reports: dict[str, CaseReport]) -> None:
