@@ -1,6 +1,6 @@
 """The corpus of tests/conformance/corpus/*.json as cases ready to run: each config resolved
-(base, patch, remove, the placeholders of run-time values), each template put into its config, and the messages
-each case sends."""
+(base, patch, remove, the placeholders of run-time values), each template put into its config,
+and the messages each case sends."""
 
 from __future__ import annotations
 
