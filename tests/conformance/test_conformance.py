@@ -112,6 +112,14 @@ def test_every_difference_is_used_and_documented() -> None:
     assert not undocumented, f"differences missing from {COMPATIBILITY_DOC.name}: {undocumented}"
 
 
+def test_the_documented_counts_are_the_corpus_counts() -> None:
+    doc = COMPATIBILITY_DOC.read_text(encoding="utf-8")
+    for label, ids in (("configs", CONFIG_IDS), ("templates", TEMPLATE_IDS)):
+        differ = sum(1 for i in ids if i in DIFFERENCES["cases"])
+        row = f"| {label} | {len(ids)} | {len(ids) - differ} | {differ} |"
+        assert row in doc, f"{COMPATIBILITY_DOC.name} should have the row {row!r}"
+
+
 def test_a_changed_message_is_a_difference(tmp_path: Path) -> None:
     from tests.conformance.normalize import mismatches, normalized
     from tests.conformance.sink import Capture
