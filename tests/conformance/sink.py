@@ -4,7 +4,6 @@ envelope, the bytes and the credentials the client logged in with."""
 
 from __future__ import annotations
 
-import base64
 import ssl
 import threading
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from tests.support.smtp import free_port
+from tests.support.smtp import free_port, read_xoauth2
 
 
 @dataclass(frozen=True)
@@ -57,17 +56,10 @@ class _Handler:
         return "250 2.0.0 Ok: captured"
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
-        if len(args) > 1:
-            blob = base64.b64decode(args[1])
-        else:
-            answer = await server.challenge_auth("")
-            if not isinstance(answer, bytes):
-                return AuthResult(success=False, handled=True)
-            blob = answer
-        fields = dict(p.split("=", 1) for p in blob.decode().split("\x01") if "=" in p)
-        server.session.conformance_login = Login(
-            "XOAUTH2", fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
-        )
+        login = await read_xoauth2(server, args)
+        if login is None:
+            return AuthResult(success=False, handled=True)
+        server.session.conformance_login = Login("XOAUTH2", *login)
         return AuthResult(success=True)
 
 
