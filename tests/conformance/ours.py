@@ -4,6 +4,7 @@ RPC, and loading the file as ``serve --config`` does) and its sends, through a r
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,12 +40,18 @@ class Outcome:
     detail: str = ""
 
 
+@functools.cache
+def _default_settings() -> Settings:
+    return Settings()
+
+
 def serve_verdict(config: dict[str, Any], folder: Path, name: str) -> Verdict:
-    """Whether ``serve --config`` would start with this config file."""
+    """Whether ``serve --config`` would start with this config file (the server's settings at
+    their defaults)."""
     path = folder / f"{name}.json"
     path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
     try:
-        load_server_config(Settings(config=path))
+        load_server_config(_default_settings().model_copy(update={"config": path}))
     except Exception as exc:  # every refusal, whatever its type, is a "no" here
         return Verdict(False, f"{type(exc).__name__}: {exc}")
     return Verdict(True)
