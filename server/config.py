@@ -285,6 +285,8 @@ class TemplateConfig(_Model):
     usage_type: str = Field(min_length=1)
     subject: str
     content: str
+    # Required, as in Logto's guard (a template without it would go out in the wrong type);
+    # with htmlContent it defaults to multipart/alternative.
     content_type: ContentType = ContentType.TEXT
     html_content: str | None = None
     locale: Locale | None = None
@@ -298,6 +300,26 @@ class TemplateConfig(_Model):
     def multipart(self) -> bool:
         """Whether the message has a text and an HTML part."""
         return self.html_content is not None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _multipart_by_default(cls, data: Any) -> Any:
+        # A config's JSON (camelCase keys) must say its contentType; code may rely on text.
+        if not isinstance(data, dict) or "contentType" in data or "usageType" not in data:
+            return data
+        if data.get("htmlContent") is not None:
+            return {**data, "contentType": ContentType.MULTIPART.value}
+        return {**data, "contentType": None}  # refused below, naming the field
+
+    @field_validator("content_type", mode="before")
+    @classmethod
+    def _content_type_required(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError(
+                "required: text/plain or text/html, as in Logto (a 'type' key is not read: "
+                "rename it to contentType)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_parts(self) -> TemplateConfig:
@@ -510,6 +532,16 @@ class SmtpConfig(_Model):
     # values are HTML-escaped in HTML bodies (Logto sends them raw: "htmlEscape": false).
     template_engine: TemplateEngine = TemplateEngine.LOGTO
     html_escape: bool = True
+
+    @field_validator("templates")
+    @classmethod
+    def _some_template(cls, templates: list[TemplateConfig]) -> list[TemplateConfig]:
+        if not templates:  # Logto's guard refuses it too: every send would fail
+            raise ValueError(
+                "at least one template is needed (Logto requires Register, SignIn, "
+                "ForgotPassword and Generic); with none, every send fails"
+            )
+        return templates
 
     @field_validator("custom_headers")
     @classmethod

@@ -250,6 +250,8 @@ def _schema_issue(item: Any) -> ConfigIssue:
     if last == "port" and kind in ("greater_than_equal", "less_than_equal"):
         message = "port must be between 1 and 65535 (or 0: 587, or 465 with secure: true)"
         return _error(path, message, "PORT_OUT_OF_RANGE")
+    if last == "contentType" and kind == "value_error":
+        return _error(path, f"contentType is {message}", "MISSING_FIELD")
     if last == "contentType":
         message = "unknown contentType: use text/plain, text/html or multipart/alternative"
         return _error(path, message, "UNKNOWN_CONTENT_TYPE")
@@ -380,6 +382,15 @@ def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
             )
             continue
         first_of[key] = index
+        if template.get("subject") == "":
+            issues.append(
+                _warning(
+                    f"templates[{index}].subject",
+                    f"the '{usage}' template has an empty subject: the message goes out with "
+                    "a blank Subject (Logto sends it so too), which spam filters score badly",
+                    "EMPTY_SUBJECT",
+                )
+            )
         if not _uses_jinja2(data, template):
             issues += _placeholder_lints(index, usage, template)
         if usage in CODE_USAGE_TYPES and not _uses_code(data, template):

@@ -270,7 +270,12 @@ def test_hypothesis_keeps_no_example_database(tmp_path: Path) -> None:
 
 
 def generic(subject: str, content: str) -> dict[str, Any]:
-    template = {"usageType": "Generic", "subject": subject, "content": content}
+    template = {
+        "usageType": "Generic",
+        "contentType": "text/plain",
+        "subject": subject,
+        "content": content,
+    }
     return {"templateEngine": "jinja2", "templates": [template]}
 
 

@@ -17,7 +17,12 @@ from tests.support.smtp import SmtpServer
 
 
 def template(usage_type: str, locale: str | None, subject: str) -> dict[str, Any]:
-    fields = {"usageType": usage_type, "subject": subject, "content": "{{code}}"}
+    fields = {
+        "usageType": usage_type,
+        "contentType": "text/plain",
+        "subject": subject,
+        "content": "{{code}}",
+    }
     if locale is not None:
         fields["locale"] = locale
     return fields

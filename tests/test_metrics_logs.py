@@ -28,7 +28,12 @@ from tests.support.smtp import SmtpServer, free_port
 PASSWORD = "s3cret-Pa55word-!"
 TOKEN = "caller-token-xyz"
 
-BROKEN = {"usageType": "Broken", "subject": "s", "content": "{{ code.__class__.__mro__ }}"}
+BROKEN = {
+    "usageType": "Broken",
+    "contentType": "text/plain",
+    "subject": "s",
+    "content": "{{ code.__class__.__mro__ }}",
+}
 
 
 def samples(metrics_address: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -15,7 +15,13 @@ from tests.support.smtp import SmtpServer
 
 
 def config_for(port: int, **fields: Any) -> dict[str, Any]:
-    template = {"usageType": "SignIn", "subject": "Code", "content": "{{code}}", **fields}
+    template = {
+        "usageType": "SignIn",
+        "contentType": "text/plain",
+        "subject": "Code",
+        "content": "{{code}}",
+        **fields,
+    }
     return make_config(port, templates=[template])
 
 

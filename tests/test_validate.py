@@ -103,6 +103,8 @@ def test_missing_templates_duplicates_and_codeless_templates_are_warnings() -> N
         {"usageType": "SignIn", "subject": "Sign in", "content": "<a href='{{link}}'>go</a>"},
         {"usageType": "OrganizationInvitation", "subject": "Join", "content": "{{link}}"},
     ]
+    for template in config["templates"]:
+        template["contentType"] = "text/html"
     report = check(config)
     assert report.valid
     assert codes(report) == {
