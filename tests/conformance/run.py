@@ -114,7 +114,9 @@ def _logto_sends(reports: list[CaseReport], oracle: Oracle, sink: Sink) -> None:
         report.sends.append(SendReport(report.case.sends[len(report.sends)], _outcome(result)))
 
 
-def _compare(report: SendReport, logto: Capture | None, ours: Capture | None) -> None:
+def _compare(
+    report: SendReport, logto: Capture | None, ours: Capture | None, names_ehlo: bool
+) -> None:
     if report.ours is None:
         return
     if report.logto.sent != report.ours.sent:
@@ -122,8 +124,11 @@ def _compare(report: SendReport, logto: Capture | None, ours: Capture | None) ->
     elif report.logto.sent:
         if logto is None or ours is None:
             report.differs["captured"] = (logto is not None, ours is not None)
-        else:
-            report.differs.update(mismatches(normalized(logto), normalized(ours)))
+            return
+        report.differs.update(mismatches(normalized(logto), normalized(ours)))
+        # The EHLO name when the config sets one (unset, each side names its own host).
+        if names_ehlo and logto.ehlo != ours.ehlo:
+            report.differs["ehlo"] = (logto.ehlo, ours.ehlo)
 
 
 def _profiles(
@@ -192,7 +197,8 @@ def run_corpus(folder: Path) -> list[CaseReport]:
     for report in reports:
         for send_report in report.sends:
             to = send_report.send.to
-            _compare(send_report, logto_captures.get(to), our_captures.get(to))
+            names_ehlo = "name" in report.case.config
+            _compare(send_report, logto_captures.get(to), our_captures.get(to), names_ehlo)
     return reports
 
 

@@ -36,6 +36,7 @@ class Capture:
     data: bytes
     login: Login | None
     tls: bool
+    ehlo: str = ""
 
 
 @dataclass
@@ -50,6 +51,7 @@ class _Handler:
             envelope.original_content,
             getattr(session, "conformance_login", None),
             server.transport.get_extra_info("ssl_object") is not None,
+            str(session.host_name or ""),
         )
         with self.lock:
             self.captures.append(capture)
