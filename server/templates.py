@@ -30,6 +30,8 @@ from .errors import (
 from .logto_template import LogtoTemplate
 
 GENERIC = "Generic"
+# The lookup step "this usage type in whatever locale it has" (see TemplateSet).
+ANY_LOCALE = "*"
 
 
 class Renderable(Protocol):
@@ -339,13 +341,26 @@ class TemplateSet:
                     template, index, engine=engine, html_escape=html_escape
                 )
         self._usage_types = frozenset(usage for usage, _ in self._by_key)
+        # A usage type whose templates all have a locale still has a first one (_keys).
+        for usage in self._usage_types:
+            if (usage, None) not in self._by_key:
+                first = min(
+                    (t for (u, _), t in self._by_key.items() if u == usage), key=lambda t: t.index
+                )
+                self._by_key[usage, ANY_LOCALE] = first
 
     def _keys(self, usage_type: str, locale: str | None) -> Iterator[tuple[str, str | None]]:
         # The usage type through the locale chain, then Generic through the same chain.
         chain = locale_chain(locale, self.default_locale)
-        for usage in (usage_type,) if usage_type == GENERIC else (usage_type, GENERIC):
+        usages = (usage_type,) if usage_type == GENERIC else (usage_type, GENERIC)
+        for usage in usages:
             for tag in chain:
                 yield usage, tag
+        # Last, rather than fail: the usage type's (then Generic's) first template in another
+        # locale, as Logto, which reads no `locale` key, would send it.
+        for usage in usages:
+            if (usage, ANY_LOCALE) in self._by_key:
+                yield usage, ANY_LOCALE
 
     def candidates(self, usage_type: str, locale: str | None = None) -> tuple[Candidate, ...]:
         """Every step of the lookup in order, with the template found there (if any)."""

@@ -309,6 +309,30 @@ def _lints(data: dict[str, Any]) -> list[ConfigIssue]:
         *_template_lints(data),
         *_unknown_keys(data, SmtpConfig, ""),
         *_inline_password(data),
+        *_oauth2_without_type(data),
+    ]
+
+
+_OAUTH2_KEYS = ("serviceClient", "privateKey", "accessToken", "refreshToken", "clientId")
+
+
+def _oauth2_without_type(data: dict[str, Any]) -> list[ConfigIssue]:
+    """OAuth2 keys in an ``auth`` without ``type: OAuth2``: nodemailer (so Logto too) then
+    reads it as a password login, which fails without a password."""
+    auth = data.get("auth")
+    if not isinstance(auth, dict) or str(auth.get("type", "login")).lower() == "oauth2":
+        return []
+    keys = [key for key in _OAUTH2_KEYS if key in auth]
+    if not keys:
+        return []
+    return [
+        _warning(
+            "auth.type",
+            f'auth has {", ".join(keys)} but no "type": "OAuth2": as in nodemailer, it is '
+            "read as a login with user and pass, so those keys are ignored; add "
+            '"type": "OAuth2"',
+            "OAUTH2_TYPE_MISSING",
+        )
     ]
 
 

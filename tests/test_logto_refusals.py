@@ -76,3 +76,11 @@ def test_an_empty_subject_loads_with_a_warning(
     }
     start_service(config).send_message("u@example.com", "Generic", {"code": "1"})
     assert smtp_server.received[0].message["Subject"] == ""
+
+
+def test_oauth2_keys_without_the_type_are_a_warning() -> None:
+    # The shape of Logto's own mockedOauth2AuthWithKey (connector-smtp src/mock.ts).
+    auth = {"user": "u@example.com", "serviceClient": "sa@x.example", "privateKey": "<key>"}
+    report = validate_config(json.dumps(make_config(25, auth=auth)))
+    (issue,) = [i for i in report.issues if i.code == "OAUTH2_TYPE_MISSING"]
+    assert issue.field_path == "auth.type" and "serviceClient, privateKey" in issue.message

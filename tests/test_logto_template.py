@@ -192,3 +192,27 @@ def test_jinja2_is_opt_in_per_config_or_template() -> None:
     assert TemplateSet([per_template]).find("Generic").render({"code": "1"}).body == "yes"
     per_config = TemplateSet([_template(source, ContentType.TEXT)], engine=TemplateEngine.JINJA2)
     assert per_config.find("Generic").render({"code": "1"}).body == "yes"
+
+
+def test_a_usage_type_with_only_locale_templates_still_finds_its_first() -> None:
+    # Logto reads no `locale` key and sends a usage type's first template (connector-kit
+    # getConfigTemplateByType); here the locale chains of the usage type and of Generic come
+    # first, and that first template only when both fail.
+    def text(usage: str, content: str, locale: str | None = None) -> TemplateConfig:
+        return TemplateConfig(
+            usage_type=usage,
+            subject="s",
+            content=content,
+            content_type=ContentType.TEXT,
+            locale=locale,
+        )
+
+    templates = TemplateSet(
+        [text("Register", "de", "de"), text("Register", "en", "en"), text("Generic", "g", "fr")]
+    )
+    assert templates.find("Register").render({}).body == "de"
+    assert templates.find("Register", "en-US").render({}).body == "en"
+    assert templates.find("Register", "fr").render({}).body == "g"
+    assert templates.find("SignIn").render({}).body == "g"
+    steps = [(c.usage_type, c.locale) for c in templates.candidates("Register")]
+    assert steps == [("Register", None), ("Generic", None), ("Register", "*"), ("Generic", "*")]
