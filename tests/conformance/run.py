@@ -3,7 +3,6 @@ sends, ours, and what differs, per case."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +152,25 @@ def _profiles(
     return profiles, unloadable
 
 
+def _our_sends(reports: list[CaseReport], sink: Sink, folder: Path, ca_file: str) -> None:
+    """ValidateConfig on every config, then every send of the configs both sides accept,
+    through one ``smtp-connector serve`` holding them as profiles."""
+    profiles, unloadable = _profiles(reports, sink, folder / "configs")
+    with running_service(folder, profiles, ca_file) as service:
+        for report in reports:
+            report.validate = service.validate(report.case.config)
+            if report.case.case_id in unloadable:
+                for send_report in report.sends:
+                    send_report.ours = unloadable[report.case.case_id]
+            elif report.case.case_id in profiles:
+                for send_report in report.sends:
+                    send = send_report.send
+                    send_report.ours = service.send(
+                        report.case.case_id, send.to, send.usage_type, send.payload
+                    )
+            # Otherwise refused here: the verdicts tell, and Logto's outcomes are kept.
+
+
 def run_corpus(folder: Path) -> list[CaseReport]:
     """Every case of the corpus through Logto's connector and smtp-connector."""
     ca, other = trustme.CA(), trustme.CA()
@@ -178,21 +196,7 @@ def run_corpus(folder: Path) -> list[CaseReport]:
             report.serve = serve_verdict(report.case.config, configs, report.case.case_id)
         _logto_sends(reports, oracle, sink)
         logto_captures = sink.take()
-        profiles, unloadable = _profiles(reports, sink, configs)
-        with running_service(folder, profiles, str(ca_file)) as service:
-            for report in reports:
-                report.validate = service.validate(report.case.config)
-                if report.case.case_id in unloadable:
-                    for send_report in report.sends:
-                        send_report.ours = unloadable[report.case.case_id]
-                    continue
-                if report.case.case_id not in profiles:
-                    continue  # refused here: the verdicts tell, Logto's outcomes are kept
-                for send_report in report.sends:
-                    send = send_report.send
-                    send_report.ours = service.send(
-                        report.case.case_id, send.to, send.usage_type, send.payload
-                    )
+        _our_sends(reports, sink, folder, str(ca_file))
         our_captures = sink.take()
     for report in reports:
         for send_report in report.sends:
@@ -200,18 +204,3 @@ def run_corpus(folder: Path) -> list[CaseReport]:
             names_ehlo = "name" in report.case.config
             _compare(send_report, logto_captures.get(to), our_captures.get(to), names_ehlo)
     return reports
-
-
-def summary(reports: list[CaseReport]) -> str:
-    """The run as JSON lines, one per case that differs (for a person reading a failure)."""
-    lines = []
-    for report in reports:
-        if report.differs:
-            lines.append(
-                json.dumps(
-                    {"case": report.case.case_id, "differs": report.differs},
-                    default=repr,
-                    ensure_ascii=False,
-                )
-            )
-    return "\n".join(lines)
