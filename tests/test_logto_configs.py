@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 import trustme
 from smtp_connector.client import InvalidRequestError, SmtpTlsError
-from smtp_connector.server.config import (
+from smtp_connector.server.domain.config import (
     DEFAULT_CONNECTION_TIMEOUT_MS,
     DEFAULT_GREETING_TIMEOUT_MS,
     DEFAULT_SOCKET_TIMEOUT_MS,
 )
+from smtp_connector.server.domain.mailer import load_config
+from smtp_connector.server.domain.validation import validate_config
 from smtp_connector.server.errors import InvalidConfig
-from smtp_connector.server.mailer import load_config
-from smtp_connector.server.pool import PooledTransport, PoolLimits
 from smtp_connector.server.transport import TlsMode
-from smtp_connector.server.validation import validate_config
+from smtp_connector.server.transport.pool import PooledTransport, PoolLimits
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.certs import ca_pem, server_context
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import Received, SmtpServer
 
 TO = "user@example.com"

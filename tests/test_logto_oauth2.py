@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from smtp_connector.server.domain.mailer import load_config
 from smtp_connector.server.errors import InvalidConfig
-from smtp_connector.server.mailer import load_config
-from smtp_connector.server.oauth import GOOGLE_TOKEN_URL
+from smtp_connector.server.transport.oauth import GOOGLE_TOKEN_URL
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.oauth import TokenEndpoint
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 MAILBOX = "sender@example.com"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from smtp_connector.client import InvalidRequestError
-from smtp_connector.server.validation import Severity, validate_config
+from smtp_connector.server.domain.validation import Severity, validate_config
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 DOCS_SNIPPET = {  # "type" where Logto's schema says contentType (a snippet in Logto's docs)

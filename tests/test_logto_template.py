@@ -14,9 +14,9 @@ import subprocess
 from typing import Any
 
 import pytest
-from smtp_connector.server.config import ContentType, TemplateConfig, TemplateEngine
-from smtp_connector.server.logto_template import js_string, placeholders, render
-from smtp_connector.server.templates import TemplateSet
+from smtp_connector.server.domain.config import ContentType, TemplateConfig, TemplateEngine
+from smtp_connector.server.domain.logto_template import js_string, placeholders, render
+from smtp_connector.server.domain.templates import TemplateSet
 
 # Logto's unit test cases: (template, payload, expected).
 LOGTO_CASES = [
