@@ -122,8 +122,9 @@ class InlineGuard:
     def _pin_token_endpoint(self, oauth2: OAuth2Credentials | None) -> OAuth2Credentials | None:
         """OAuth2 credentials whose ``accessUrl`` (if any) passed the same address checks as
         the SMTP host, pinned to the checked address. A public endpoint must be HTTPS on
-        port 443; only inside an allowed network may it use another port or plain HTTP."""
-        if oauth2 is None or not oauth2.access_url:
+        port 443; only inside an allowed network may it use another port or plain HTTP.
+        Credentials that cannot refresh never reach the endpoint, which is not looked up."""
+        if oauth2 is None or not oauth2.access_url or not oauth2.refreshable:
             return oauth2
         try:
             url = urlsplit(oauth2.access_url)

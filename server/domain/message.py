@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
@@ -38,8 +37,8 @@ class MessageHeaders:
     """The headers a config contributes to every message."""
 
     sender: Address
-    reply_to: Address | None = None
-    custom: Mapping[str, str] = field(default_factory=dict)
+    reply_to: tuple[Address, ...] = ()  # the config's list, or a template's one mailbox
+    custom: tuple[tuple[str, str], ...] = ()  # header lines, in order; a name may repeat
 
     # The config's own header lines are the same in every message: written once, by the
     # standard library (display names, folding), and reused (cached_property bypasses frozen).
@@ -56,7 +55,7 @@ class MessageHeaders:
     def _fixed_lines(self, message_policy: policy.EmailPolicy[EmailMessage]) -> tuple[bytes, bytes]:
         utf8 = message_policy.utf8
         tail = EmailMessage(policy=message_policy)
-        for name, value in self.custom.items():
+        for name, value in self.custom:
             tail[name] = value
         tail["MIME-Version"] = "1.0"
         return wire.address_line("From", self.sender, utf8=utf8), (
@@ -67,8 +66,8 @@ class MessageHeaders:
         """The From and Reply-To lines, each within 998 octets however long a display name
         a payload put in them (see wire.address_line)."""
         lines = wire.address_line("From", self.sender, utf8=utf8) if with_from else b""
-        if self.reply_to is not None:
-            lines += wire.address_line("Reply-To", self.reply_to, utf8=utf8)
+        if self.reply_to:
+            lines += wire.address_line("Reply-To", *self.reply_to, utf8=utf8)
         return lines
 
 
@@ -84,7 +83,7 @@ def headers_for(rendered: RenderedTemplate, headers: MessageHeaders) -> MessageH
     if rendered.send_from is not None:
         headers = replace(headers, sender=_checked_mailbox(rendered.send_from, "sendFrom"))
     if rendered.reply_to is not None:
-        headers = replace(headers, reply_to=_checked_mailbox(rendered.reply_to, "replyTo"))
+        headers = replace(headers, reply_to=(_checked_mailbox(rendered.reply_to, "replyTo"),))
     return headers
 
 
@@ -130,7 +129,7 @@ def build_message(
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id
-    for name, value in headers.custom.items():
+    for name, value in headers.custom:
         msg[name] = value
     # multipart/alternative: the plain part first, the preferred (HTML) part last.
     msg.set_content(rendered.body, subtype="plain", charset="utf-8")

@@ -72,10 +72,15 @@ def _fold_at_spaces(line: str) -> str | None:
 def _encoded_words(name: str, value: str) -> str:
     """``name: =?utf-8?b?...?=``, one encoded-word per line, split between characters (never
     inside one) so each word decodes on its own; decoders join adjacent words without space."""
+    return f"{name}: " + _encoded_phrase(value, MAX_LINE - len(name) - 2)
+
+
+def _encoded_phrase(value: str, first_room: int) -> str:
+    """``value`` as encoded-words, one a line; the first within ``first_room`` characters."""
     words: list[str] = []
     chunk: list[str] = []
     size = 0
-    limit = _word_bytes(MAX_LINE - len(name) - 2)  # the first line also holds the name
+    limit = _word_bytes(first_room)
     for char in value:
         width = len(char.encode())
         if size + width > limit and chunk:
@@ -84,7 +89,7 @@ def _encoded_words(name: str, value: str) -> str:
         chunk.append(char)
         size += width
     words.append(_word("".join(chunk)))
-    return f"{name}: " + "\r\n ".join(words)
+    return "\r\n ".join(words)
 
 
 def _word_bytes(room: int) -> int:
@@ -96,23 +101,33 @@ def _word(text: str) -> str:
     return _WORD_PREFIX + base64.b64encode(text.encode()).decode("ascii") + _WORD_SUFFIX
 
 
-def address_line(name: str, address: Address, *, utf8: bool = False) -> bytes:
-    """An address header for one mailbox; the standard library folds the rare hard cases (a
-    display name, a long or non-ASCII address without ``utf8``), and a display name it
-    cannot fold within 998 octets is written as encoded-words."""
-    if not address.display_name:
-        addr_spec = address.addr_spec
+def address_line(name: str, *addresses: Address, utf8: bool = False) -> bytes:
+    """An address header for one mailbox or a list of them (Reply-To); the standard library
+    folds the rare hard cases (a display name, a long or non-ASCII address without
+    ``utf8``), and when a display name is too long for it to fold within 998 octets, every
+    display name is written as encoded-words, one a line (RFC 2047 section 5)."""
+    if len(addresses) == 1 and not addresses[0].display_name:
+        addr_spec = addresses[0].addr_spec
         line = f"{name}: {addr_spec}"
         if len(line) <= MAX_LINE and (utf8 or addr_spec.isascii()):
             return line.encode() + _CRLF
     policy = SMTPUTF8 if utf8 else SMTP
-    folded = policy.fold_binary(name, policy.header_factory(name, str(address)))
+    value = ", ".join(map(str, addresses))
+    folded = policy.fold_binary(name, policy.header_factory(name, value))
     if max(map(len, folded.split(_CRLF))) <= MAX_HARD_LINE:
         return folded
-    # A word of the display name too long to fold (the standard library writes it whole, on
-    # a line of any length): the name as encoded-words, one a line (RFC 2047 section 5).
-    phrase = _encoded_words(name, address.display_name)
-    return f"{phrase}\r\n <{address.addr_spec}>".encode() + _CRLF
+    # A word of a display name too long to fold (the standard library writes it whole, on a
+    # line of any length).
+    mailboxes = []
+    room = MAX_LINE - len(name) - 2  # the first line also holds the name
+    for address in addresses:
+        if address.display_name:
+            phrase = _encoded_phrase(address.display_name, room)
+            mailboxes.append(f"{phrase}\r\n <{address.addr_spec}>")
+        else:
+            mailboxes.append(address.addr_spec)
+        room = MAX_LINE - 1  # the next mailbox starts a folded line
+    return (f"{name}: " + ",\r\n ".join(mailboxes)).encode() + _CRLF
 
 
 class _DateCache:

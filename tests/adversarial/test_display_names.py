@@ -25,7 +25,15 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 
 def _send(target: Target, template: dict[str, Any], name: str) -> None:
     config = target.inline(
-        templates=[{"usageType": "Generic", "subject": "s", "content": "{{ code }}", **template}]
+        templates=[
+            {
+                "usageType": "Generic",
+                "subject": "s",
+                "content": "{{ code }}",
+                "contentType": "text/plain",
+                **template,
+            }
+        ]
     )
     payload = {"code": "123456", "application": {"name": name}}
     target.client.send_message("user@example.com", "Register", payload, config_json=config)

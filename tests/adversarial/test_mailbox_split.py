@@ -21,6 +21,7 @@ def test_a_long_blank_run_in_a_mailbox_is_split_in_linear_time(target: Target, f
         "usageType": "Generic",
         "subject": "s",
         "content": "c",
+        "contentType": "text/plain",
         field: "{{a}}" + " " * BLANKS + "x",
     }
     config = target.inline(templates=[template])

@@ -14,7 +14,6 @@ PAYLOAD = {"code": "123456", "application": {"name": "A"}}
 BIG = 900_000
 TEMPLATES: dict[str, dict[str, Any]] = {
     "htmlContent": {
-        "contentType": "text/plain",
         "htmlContent": "<p>" + "x" * BIG + "</p>",
     },
     "sendFrom": {"sendFrom": "{{ application.name }}" + "x" * BIG + " <a@example.com>"},
@@ -26,7 +25,13 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 def test_every_text_of_a_template_counts_against_its_size(
     target: Target, extra: dict[str, Any]
 ) -> None:
-    template = {"usageType": "Generic", "subject": "s", "content": "c", **extra}
+    template = {
+        "usageType": "Generic",
+        "subject": "s",
+        "content": "c",
+        "contentType": "text/plain",
+        **extra,
+    }
     config = target.inline(templates=[template])
     with pytest.raises(SmtpConnectorError) as caught:
         target.client.send_message("user@example.com", "Register", PAYLOAD, config_json=config)
