@@ -43,7 +43,7 @@ _FLAGS: tuple[tuple[str, Any, str, str | None], ...] = (
     ("max_payload_depth", int, "deepest payload nesting", ""),
     ("max_concurrent_rpcs", int, "service RPCs running or waiting at once", "= 64 x workers"),
     ("max_call_seconds", float, "longest a call runs, whatever its deadline", ""),
-    ("max_render_seconds", float, "longest a message's Jinja2 templates render", ""),
+    ("max_render_seconds", float, "longest a message's templates render", ""),
     ("max_render_chars", int, "most characters a render builds", "= 2 x max_request_bytes"),
     ("rate_limit", float, "RPCs per second per caller", "= off"),
     ("rate_limit_burst", int, "rate-limit bucket size", ""),

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The fewest characters a message's Jinja2 templates may always build (max_render_chars: 0).
+# The fewest characters a message's templates may always build (max_render_chars: 0).
 MIN_RENDER_CHARS = 2 << 20
 
 # A list setting is written as comma-separated words, in a flag or an environment variable.
@@ -142,13 +142,13 @@ class Settings(BaseSettings):
         default=1.0,
         gt=0,
         le=60,
-        description="longest a message's Jinja2 templates may take to render (then "
+        description="longest a message's templates may take to render (then "
         "TEMPLATE_RENDER_FAILED)",
     )
     max_render_chars: int = Field(
         default=0,
         ge=0,
-        description="most characters a message's Jinja2 templates may build or output; "
+        description="most characters a message's templates may build or output; "
         "0 = 2 x max_request_bytes, at least 2 MiB",
     )
     rate_limit: float = Field(
@@ -194,8 +194,8 @@ class Settings(BaseSettings):
         return self
 
     def render_chars(self) -> int:
-        """The most characters one message's Jinja2 templates may build: a payload as large
-        as a request may be is always rendered whole."""
+        """The most characters one message's templates (either engine) may build: a payload as
+        large as a request may be is always rendered whole."""
         return self.max_render_chars or max(MIN_RENDER_CHARS, 2 * self.max_request_bytes)
 
     def concurrency(self) -> int:

@@ -1,7 +1,9 @@
-"""The render budget of the Jinja2 engine: a template from a caller's config may spend so
-much time and build so many characters, and no more; checked inside the render, at every
-loop step, call, filter, operator and output piece, so that no render outlives its budget
-or its caller's deadline (issue 14, finding 4).
+"""The render budget: a template from a caller's config may spend so much time and build so
+many characters, and no more; checked inside the render, at every loop step, call, filter,
+operator and output piece, so that no render outlives its budget or its caller's deadline
+(issue 14, finding 4). Most of this module is the Jinja2 engine's; the Logto engine (linear,
+no loops) counts each output piece and reads the clock at each placeholder through
+``current_spend``.
 
 What is checked, and where:
 
@@ -103,6 +105,12 @@ def _spend() -> _Spend:
     # Outside a render (Jinja2 folding constants at compile time) the default sizes apply;
     # an error there only means the expression is evaluated at render time instead.
     return _CURRENT.get() or _Spend(RenderBudget(), None)
+
+
+def current_spend() -> _Spend:
+    """What the current render has left, for the Logto engine to count its output and read
+    the clock against (outside a ``budgeted`` block: a fresh default budget)."""
+    return _spend()
 
 
 def weight(value: Any, limit: int) -> int:

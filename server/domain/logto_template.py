@@ -34,6 +34,8 @@ from typing import Any
 
 from markupsafe import escape
 
+from .jinja_budget import current_spend
+
 __all__ = ["LogtoTemplate", "js_string", "placeholders"]
 
 # ECMAScript's WhiteSpace and LineTerminator code points (ECMA-262 §12.2, §12.3), which
@@ -122,20 +124,35 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
+def _replacement(match: re.Match[str], payload: Mapping[str, Any], html_escape: bool) -> str:
+    path = match[1]
+    root = path.split(".", 1)[0]
+    if not root or root not in payload:
+        return match[0]
+    value = lookup(payload, path)
+    text = "" if value is _MISSING else js_string(value)
+    return str(escape(text)) if html_escape else text
+
+
 def render(source: str, payload: Mapping[str, Any], *, html_escape: bool = False) -> str:
     """``source`` with each placeholder replaced as Logto replaces it; with ``html_escape``,
-    each payload value is HTML-escaped (the template's own text never is)."""
+    each payload value is HTML-escaped (the template's own text never is).
 
-    def replace(match: re.Match[str]) -> str:
-        path = match[1]
-        root = path.split(".", 1)[0]
-        if not root or root not in payload:
-            return match[0]
-        value = lookup(payload, path)
-        text = "" if value is _MISSING else js_string(value)
-        return str(escape(text)) if html_escape else text
-
-    return PLACEHOLDER.sub(replace, source)
+    The output counts against the current render budget as it is built, piece by piece
+    (one value repeated by many placeholders included), and the clock is read at every
+    placeholder: over the budget raises BudgetExceeded (issue 14, finding 4)."""
+    meter = current_spend()
+    pieces: list[str] = []
+    end = 0
+    for match in PLACEHOLDER.finditer(source):
+        meter.tick()
+        text = _replacement(match, payload, html_escape)
+        meter.spend(match.start() - end + len(text))
+        pieces += (source[end : match.start()], text)
+        end = match.end()
+    meter.spend(len(source) - end)
+    pieces.append(source[end:])
+    return "".join(pieces)
 
 
 @dataclass(frozen=True)

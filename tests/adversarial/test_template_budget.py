@@ -110,3 +110,24 @@ def test_a_template_within_budget_still_renders_loops_and_filters(target: Target
     target.client.send_message("user@example.com", "Register", PAYLOAD, config_json=config)
     body = target.smtp.received[-1].message.get_content()
     assert body.strip() == "012   123456   x-y 00042   12 A!"
+
+
+def test_a_logto_template_repeating_a_value_is_refused_within_its_budget(target: Target) -> None:
+    # Logto's engine has no loops, but 7,000 placeholders of one 500 KB value would build
+    # 3.5 GB: the output counts against the same budget, during the render.
+    template = {**JINJA2, "templateEngine": "logto", "content": "{{code}}" * 7_000}
+    config = target.inline(templates=[template])
+    payload = {**PAYLOAD, "code": "a" * 500_000}
+    peak = _peak_rss()
+    with pytest.raises(SmtpConnectorError) as caught:
+        target.client.send_message(
+            "user@example.com", "Register", payload, config_json=config, timeout=10
+        )
+    assert caught.value.reason == "TEMPLATE_RENDER_FAILED", str(caught.value)
+    assert "budget" in str(caught.value), str(caught.value)
+    assert _peak_rss() - peak < PEAK_GROWTH_BYTES
+    assert not target.smtp.received
+    # The same template with a short value renders whole.
+    target.client.send_message("user@example.com", "Register", PAYLOAD, config_json=config)
+    assert target.smtp.received[-1].message.get_content().strip() == "123456" * 7_000
+    assert_responsive(target)
