@@ -29,6 +29,7 @@ from .limits import (
     ServiceLimitsInterceptor,
     check_template_sizes,
 )
+from .listen_check import refuse_shared_address
 from .listener_tls import server_credentials
 from .logs import configure_logging
 from .mailer import Mailer
@@ -64,8 +65,9 @@ def load_server_config(settings: Settings) -> Profiles | None:
     return profiles
 
 
-def server_options(settings: Settings) -> list[tuple[str, int]]:
-    """gRPC channel arguments: message size and keepalive (see the README's settings)."""
+def server_options(settings: Settings, *, share_port: bool = False) -> list[tuple[str, int]]:
+    """gRPC channel arguments: message size and keepalive (see the README's settings), and
+    SO_REUSEPORT only for the ``--processes`` children that share one port."""
     options = [
         ("grpc.max_receive_message_length", settings.max_request_bytes),
         ("grpc.keepalive_time_ms", int(settings.keepalive_time * 1000)),
@@ -76,8 +78,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             int(settings.keepalive_min_ping_interval * 1000),
         ),
         ("grpc.http2.max_ping_strikes", 2),
-        # gRPC's default on Linux, stated because `processes` shares the port this way.
-        ("grpc.so_reuseport", 1),
+        # gRPC's default on Linux is on: a second server on the address would start and
+        # take some of the calls (server/listen_check.py).
+        ("grpc.so_reuseport", int(share_port)),
     ]
     if settings.max_connection_age:
         options += [
@@ -150,9 +153,17 @@ class Service:
 
 
 def build_service(
-    settings: Settings, *, mailer: Mailer | None = None, idempotency: Idempotency | None = None
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    idempotency: Idempotency | None = None,
+    share_port: bool = False,
 ) -> Service:
-    """A server bound to ``settings.address`` (port 0 picks a free port), not yet started."""
+    """A server bound to ``settings.address`` (port 0 picks a free port), not yet started.
+    Raises AddressInUse when another process listens there, unless ``share_port`` (a
+    ``--processes`` child, whose siblings listen there too)."""
+    if not share_port:
+        refuse_shared_address(settings.address)
     metrics = Metrics()
     idempotency = idempotency or open_idempotency(settings)
     mailer = mailer or create_mailer(settings, metrics)
@@ -192,7 +203,7 @@ def build_service(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=_SPARE_THREADS, thread_name_prefix="grpc"),
         interceptors=interceptors,
-        options=server_options(settings),
+        options=server_options(settings, share_port=share_port),
         maximum_concurrent_rpcs=settings.concurrency() + _EXTRA_RPCS,
     )
     pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
@@ -203,16 +214,28 @@ def build_service(
         reflection.enable_server_reflection(
             (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
         )
-    credentials = server_credentials(settings)
-    if credentials is not None:
-        port = server.add_secure_port(settings.address, credentials)
-    else:
-        port = server.add_insecure_port(settings.address)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.address}")
+    port = _bind(server, settings, share_port=share_port)
     return Service(
         server, port, servicer, mailer, health, admission, executor, metrics, auth, idempotency
     )
+
+
+def _bind(server: grpc.Server, settings: Settings, *, share_port: bool) -> int:
+    """Bind the listener; the port bound. A bind lost to another listener after the check
+    (a race) fails as plainly as the check does."""
+    credentials = server_credentials(settings)
+    try:
+        if credentials is not None:
+            port = server.add_secure_port(settings.address, credentials)
+        else:
+            port = server.add_insecure_port(settings.address)
+    except RuntimeError:  # grpcio's "Failed to bind to address"
+        port = 0
+    if port == 0:
+        if not share_port:
+            refuse_shared_address(settings.address)
+        raise OSError(f"cannot listen on {settings.address}")
+    return port
 
 
 def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
@@ -237,10 +260,16 @@ def create_server(
     return service.server, service.port
 
 
-def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    on_started: Callable[[int], None] | None = None,
+    share_port: bool = False,
+) -> None:
     """Run the server until SIGTERM or SIGINT, then drain it (``Service.drain``); SIGHUP
     reloads the config and the bearer tokens. With ``processes`` > 1, that many server
-    processes share the port (server/processes.py). ``on_started`` gets the port."""
+    processes share the port (server/processes.py; each is called with ``share_port``).
+    ``on_started`` gets the port."""
     configure_logging(settings.log_level, settings.log_format)
     if settings.processes > 1:
         serve_processes(settings, serve, check=load_server_config)
@@ -248,12 +277,12 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
     # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
+    service = build_service(settings, share_port=share_port)
     mailbox = None
     if settings.dev_mailbox is not None:
         host, port = split_address(settings.dev_mailbox_address)
         mailbox = DevMailbox(settings.dev_mailbox, host, port)
         mailbox.start()
-    service = build_service(settings)
     metrics_server = None
     if settings.metrics_address is not None:
         metrics_server = service.metrics.serve(settings.metrics_address)
