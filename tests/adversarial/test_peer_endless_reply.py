@@ -31,10 +31,12 @@ ANSWER_WITHIN = 5.0
 
 @pytest.fixture
 def target(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[SmtpConnectorClient]:
-    settings = inline_on_loopback()
-    with started_service(tmp_path, make_config(smtp_server.port), **settings) as service:
-        with SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20, retry=None) as client:
-            yield client
+    config, settings = make_config(smtp_server.port), inline_on_loopback()
+    with (
+        started_service(tmp_path, config, **settings) as service,
+        SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20, retry=None) as client,
+    ):
+        yield client
 
 
 def attack(client: SmtpConnectorClient, port: int) -> tuple[SmtpConnectorError, float]:
@@ -91,4 +93,3 @@ def test_a_reply_line_without_end_ends_the_session(
     assert elapsed < ANSWER_WITHIN
     assert tally.sent < MAY_SEND
     assert_responsive(target.target, target, smtp_server)
-
