@@ -182,6 +182,7 @@ def build_service(
         probe_time_limit=settings.probe_time_limit,
         inline_guard=guard,
         idempotency=idempotency,
+        max_template_bytes=settings.max_template_bytes,
     )
     admission = Admission(settings.concurrency())
     executor = ServiceExecutor(settings.workers, admission)

@@ -22,7 +22,7 @@ from .profiles import Profiles
 from .reports import test_connection_response, validate_config_response
 from .settings import Settings
 from .status import internal_status, to_status
-from .validation import TemplateLookup, validate_config
+from .validation import VALIDATION_TIME_LIMIT, Budget, TemplateLookup, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,10 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         probe_time_limit: float = DEFAULT_TIME_LIMIT,
         inline_guard: InlineConfigGuard | None = None,
         idempotency: Idempotency | None = None,
+        max_template_bytes: int | None = None,
     ) -> None:
         self._mailer = mailer
+        self._max_template_bytes = max_template_bytes
         self._probe_ports = probe_ports
         self._probe_time_limit = probe_time_limit
         if isinstance(server_config, LoadedConfig):
@@ -161,11 +163,21 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     def ValidateConfig(  # noqa: N802
         self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
     ) -> pb.ValidateConfigResponse:
-        """Check a config without contacting any server."""
+        """Check a config without contacting any server, within the caller's deadline (or
+        the server's own limit) and only while the caller waits."""
         lookup = None
         if request.HasField("resolve"):
             lookup = TemplateLookup(request.resolve.usage_type, request.resolve.locale or None)
-        return validate_config_response(validate_config(request.config_json, lookup))
+        remaining = context.time_remaining()
+        limit = (
+            VALIDATION_TIME_LIMIT if remaining is None else min(remaining, VALIDATION_TIME_LIMIT)
+        )
+        budget = Budget(
+            Deadline.after(limit),
+            context.is_active,
+            self._max_template_bytes,
+        )
+        return validate_config_response(validate_config(request.config_json, lookup, budget))
 
     @_reporting_errors
     def TestConnection(  # noqa: N802
