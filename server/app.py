@@ -275,9 +275,6 @@ def serve(
     if settings.processes > 1:
         serve_processes(settings, serve, check=load_server_config)
         return
-    # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
-    if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
     service = build_service(settings, share_port=share_port)
     mailbox = None
     if settings.dev_mailbox is not None:
