@@ -3,6 +3,7 @@ SIGTERM/SIGINT drain it gracefully, SIGHUP reloads the config and the bearer tok
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -21,7 +22,7 @@ from .devmailbox import DevMailbox
 from .guard import InlineGuard
 from .health import SERVICE_NAME, Health
 from .idempotency import Idempotency, open_idempotency
-from .interceptors import BearerTokenInterceptor, ObservingInterceptor
+from .interceptors import BearerTokenInterceptor, ObservingInterceptor, caller_identity
 from .limits import (
     Admission,
     RateLimiter,
@@ -175,6 +176,7 @@ def build_service(
         allowed_networks=settings.inline_allowed_networks,
         max_template_bytes=settings.max_template_bytes,
     )
+    tokens = settings.auth_token_list()
     servicer = SmtpConnectorServicer(
         mailer,
         server_config,
@@ -183,6 +185,7 @@ def build_service(
         inline_guard=guard,
         idempotency=idempotency,
         max_template_bytes=settings.max_template_bytes,
+        identify=functools.partial(caller_identity, tokens_checked=bool(tokens)),
     )
     admission = Admission(settings.concurrency())
     executor = ServiceExecutor(settings.workers, admission)
@@ -190,7 +193,6 @@ def build_service(
         RateLimiter(settings.rate_limit, settings.rate_limit_burst) if settings.rate_limit else None
     )
     interceptors: list[grpc.ServerInterceptor] = [ObservingInterceptor(metrics)]
-    tokens = settings.auth_token_list()
     auth = BearerTokenInterceptor(tokens) if tokens else None
     if auth is not None:
         interceptors.append(auth)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -15,7 +16,7 @@ from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 from .deadline import Deadline
 from .diagnosis import run_connection_test
 from .errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
-from .idempotency import Idempotency, fingerprint, open_idempotency
+from .idempotency import Idempotency, check_key, fingerprint, open_idempotency
 from .mailer import LoadedConfig, Mailer, SendRequest, load_config
 from .probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from .profiles import Profiles
@@ -31,6 +32,9 @@ _Response = TypeVar("_Response")
 _Handler = Callable[[Any, _Request, grpc.ServicerContext], _Response]
 
 _INLINE_CACHE_SIZE = 64
+
+# Who a call comes from, for what belongs to one caller ("" for an unauthenticated one).
+Identify = Callable[[grpc.ServicerContext], str]
 
 
 class InlineConfigGuard(Protocol):
@@ -93,8 +97,10 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         inline_guard: InlineConfigGuard | None = None,
         idempotency: Idempotency | None = None,
         max_template_bytes: int | None = None,
+        identify: Identify = lambda context: "",
     ) -> None:
         self._mailer = mailer
+        self._identify = identify
         self._max_template_bytes = max_template_bytes
         self._probe_ports = probe_ports
         self._probe_time_limit = probe_time_limit
@@ -138,12 +144,21 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         unkeyed.CopyFrom(request)
         unkeyed.ClearField("idempotency_key")
         body = self._idempotency.run(
-            request.idempotency_key,
+            self._caller_key(request.idempotency_key, context),
             fingerprint(unkeyed.SerializeToString(deterministic=True)),
             deadline,
             lambda: self._send(request, deadline).SerializeToString(),
         )
         return pb.SendMessageResponse.FromString(body)
+
+    def _caller_key(self, key: str, context: grpc.ServicerContext) -> str:
+        """The idempotency key in its caller's own space: another caller's same key is
+        another key, so it can neither block this one nor read its outcome."""
+        check_key(key)
+        identity = self._identify(context)
+        if not identity:
+            return key
+        return hashlib.sha256(f"{identity}\n{key}".encode()).hexdigest()
 
     def _send(self, request: pb.SendMessageRequest, deadline: Deadline) -> pb.SendMessageResponse:
         loaded = self._config(request.config_json, request.profile)
