@@ -8,17 +8,19 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import grpc
 import pytest
 from smtp_connector.client import SmtpConnectorClient
+from smtp_connector.server.app import Service, build_service
+from smtp_connector.server.listen_check import AddressInUse
+from smtp_connector.server.settings import Settings
 
 from tests.conftest import make_config
-from tests.support.attack import assert_responsive, health_status
-from tests.support.process import ServerProcess
+from tests.support.attack import assert_responsive
 from tests.support.smtp import SmtpServer, free_port
 
 CLI = [sys.executable, "-m", "smtp_connector.client.cli", "serve"]
@@ -26,13 +28,27 @@ CLI = [sys.executable, "-m", "smtp_connector.client.cli", "serve"]
 REFUSE_WITHIN = 20.0
 
 
+@contextmanager
+def serving(tmp_path: Path, config: dict[str, Any], address: str) -> Iterator[Service]:
+    """The server built as `serve` builds it, on ``address``, started; stopped after."""
+    path = tmp_path / f"config-{address.rpartition(':')[2]}.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    service = build_service(Settings(address=address, config=path))
+    service.server.start()
+    try:
+        yield service
+    finally:
+        service.server.stop(None).wait()
+        service.mailer.close()
+
+
 @pytest.fixture
-def first(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A running ``smtp-connector serve`` with the recording SMTP server as its config."""
-    config = tmp_path / "first.json"
-    config.write_text(json.dumps(make_config(smtp_server.port)), encoding="utf-8")
-    with ServerProcess(tmp_path, "--config", str(config)) as server:
-        yield server
+def first(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[str]:
+    """A running server on a fixed loopback address, with the recording SMTP server as its
+    config; its address."""
+    address = f"127.0.0.1:{free_port()}"
+    with serving(tmp_path, make_config(smtp_server.port), address):
+        yield address
 
 
 def second_server(address: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -51,21 +67,17 @@ def second_server(address: str, tmp_path: Path, *extra: str) -> subprocess.Compl
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def assert_refused(result: subprocess.CompletedProcess[str], address: str) -> None:
-    assert result.returncode == 2, result.stderr
-    assert f"cannot listen on {address}: another process already listens there" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 @pytest.mark.parametrize("processes", ["1", "2"])
 def test_a_second_serve_on_the_same_address_fails_to_start(
-    first: ServerProcess, smtp_server: SmtpServer, tmp_path: Path, processes: str
+    first: str, smtp_server: SmtpServer, tmp_path: Path, processes: str
 ) -> None:
-    result = second_server(first.address, tmp_path, "--processes", processes)
-    assert_refused(result, first.address)
-    with SmtpConnectorClient(first.address, timeout=10) as client:
+    result = second_server(first, tmp_path, "--processes", processes)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot listen on {first}: another process already listens there" in result.stderr
+    assert "Traceback" not in result.stderr
+    with SmtpConnectorClient(first, timeout=10) as client:
         for _ in range(5):  # every call lands on the first server, with its config
-            assert_responsive(first.address, client, smtp_server)
+            assert_responsive(first, client, smtp_server)
     assert {r.message["From"] for r in smtp_server.received} == {"Logto <noreply@example.com>"}
 
 
@@ -76,36 +88,17 @@ def test_any_other_listener_on_the_address_makes_start_up_fail(tmp_path: Path) -
         foreign.bind(("127.0.0.1", 0))
         foreign.listen()
         address = f"127.0.0.1:{foreign.getsockname()[1]}"
-        assert_refused(second_server(address, tmp_path), address)
+        with pytest.raises(AddressInUse), serving(tmp_path, make_config(free_port()), address):
+            pytest.fail("a server started on an address another socket listens on")
 
 
 def test_a_stopped_server_s_address_is_free_again(smtp_server: SmtpServer, tmp_path: Path) -> None:
     """The check refuses listeners only: the TIME_WAIT connections a stopped server leaves
     do not keep its successor from starting on the same address."""
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(make_config(smtp_server.port)), encoding="utf-8")
-    with ServerProcess(tmp_path, "--config", str(config)) as server:
-        with SmtpConnectorClient(server.address, timeout=10) as client:
-            assert_responsive(server.address, client, smtp_server)
-        address = server.address
-    command = [*CLI, "--config", str(config), "--address", address]
-    successor = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        wait_serving(address, successor)
-        with SmtpConnectorClient(address, timeout=10) as client:
+    address, config = f"127.0.0.1:{free_port()}", make_config(smtp_server.port)
+    for _ in range(2):
+        with (
+            serving(tmp_path, config, address),
+            SmtpConnectorClient(address, timeout=10) as client,
+        ):
             assert_responsive(address, client, smtp_server)
-    finally:
-        successor.terminate()
-        successor.communicate(timeout=20)
-
-
-def wait_serving(address: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + REFUSE_WITHIN
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1].decode()
-        try:
-            if health_status(address) == "SERVING":
-                return
-        except grpc.RpcError:
-            time.sleep(0.1)
-    pytest.fail(f"the successor on {address} did not start")
