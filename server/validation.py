@@ -429,8 +429,8 @@ def _lints(data: dict[str, Any], budget: Budget) -> Iterator[ConfigIssue]:
     """Every warning, computed as it is taken (the report stops taking them at its cap)."""
     yield from _port_tls(data)
     yield from _template_lints(data, budget)
-    yield from _inline_password(data)
     yield from _unknown_keys(data, SmtpConfig, "", budget)
+    yield from _inline_password(data)
 
 
 def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
