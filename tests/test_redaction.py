@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from smtp_connector.server.redaction import MAX_REPLY_TEXT, REDACTED, ReplyText
+from smtp_connector.server.transport.redaction import MAX_REPLY_TEXT, REDACTED, ReplyText
 
 USER, PASSWORD, TOKEN = "u@example.com", "pa55-word-1", "ya29.tok_en-2"
 

@@ -15,9 +15,8 @@ import trustme
 from smtp_connector.client import SmtpConnectorClient, Tls
 from smtp_connector.client.errors import SmtpConnectorError
 
-from tests.conftest import make_config
 from tests.support.attack import assert_absent
-from tests.support.inprocess import started_service
+from tests.support.service import in_process_service, make_config
 from tests.support.smtp import SmtpServer
 
 TOKEN_A, TOKEN_B = "token-of-a-5d1f9e", "token-of-b-a7c2e4"
@@ -53,7 +52,7 @@ def assert_scoped(
 def test_keys_are_scoped_by_bearer_token(smtp_server: SmtpServer, tmp_path: Path) -> None:
     config = make_config(smtp_server.port)
     tokens = f"{TOKEN_A},{TOKEN_B}"
-    with started_service(tmp_path, config, auth_tokens=tokens) as service:
+    with in_process_service(tmp_path, config, auth_tokens=tokens) as service:
         target = f"127.0.0.1:{service.port}"
         with (
             SmtpConnectorClient(target, token=TOKEN_A, timeout=10, retry=None) as caller_a,
@@ -97,7 +96,7 @@ def test_keys_are_scoped_by_client_certificate(
     smtp_server: SmtpServer, tmp_path: Path, mtls: tuple[dict[str, Any], Tls, Tls]
 ) -> None:
     settings, tls_a, tls_b = mtls
-    with started_service(tmp_path, make_config(smtp_server.port), **settings) as service:
+    with in_process_service(tmp_path, make_config(smtp_server.port), **settings) as service:
         target = f"127.0.0.1:{service.port}"
         with (
             SmtpConnectorClient(target, tls=tls_a, timeout=10, retry=None) as caller_a,

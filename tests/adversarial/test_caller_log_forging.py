@@ -16,9 +16,9 @@ from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.server.logs import RequestIdFilter, make_formatter
 
-from tests.conftest import make_config
 from tests.support.attack import assert_responsive
 from tests.support.process import ServerProcess
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer
 
 FORGED = "2026-01-01 00:00:00,000 WARNING smtp_connector.server.app [-]: FORGED-LINE"

@@ -19,8 +19,8 @@ from smtp_connector.server.app import Service, build_service
 from smtp_connector.server.listen_check import AddressInUse
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import make_config
 from tests.support.attack import assert_responsive
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer, free_port
 
 CLI = [sys.executable, "-m", "smtp_connector.client.cli", "serve"]

@@ -20,9 +20,8 @@ from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from tests.conftest import make_config
 from tests.support.attack import assert_responsive, health_status
-from tests.support.inprocess import started_service
+from tests.support.service import in_process_service, make_config
 from tests.support.smtp import SmtpServer
 
 WORKERS = 2
@@ -34,7 +33,7 @@ FREED_WITHIN = 3.0
 @pytest.fixture
 def target(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[tuple[str, SmtpConnectorClient]]:
     config = make_config(smtp_server.port)
-    with started_service(tmp_path, config, workers=WORKERS) as service:
+    with in_process_service(tmp_path, config, workers=WORKERS) as service:
         address = f"127.0.0.1:{service.port}"
         with SmtpConnectorClient(address, timeout=20, retry=None) as client:
             yield address, client

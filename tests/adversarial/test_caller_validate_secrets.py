@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.attack import assert_absent, assert_responsive
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 SECRETS = {

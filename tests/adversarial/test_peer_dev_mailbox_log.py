@@ -10,9 +10,9 @@ from pathlib import Path
 
 from smtp_connector.client import SmtpConnectorClient
 
-from tests.conftest import make_config
 from tests.support.attack import assert_absent, health_status
 from tests.support.process import ServerProcess
+from tests.support.service import make_config
 from tests.support.smtp import free_port
 
 CODES = ("739201", "418552")

@@ -18,10 +18,9 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 
-from tests.conftest import inline_on_loopback, make_config
 from tests.support.attack import assert_absent, assert_responsive
 from tests.support.hostile import Tally, hostile_server, replies_with
-from tests.support.inprocess import started_service
+from tests.support.service import in_process_service, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 # Shown failing; the fix lands in the transport and the probe once the layout refactor
@@ -86,7 +85,7 @@ def echo_later(line: bytes) -> bytes | None:
 @pytest.fixture
 def target(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[tuple[str, SmtpConnectorClient]]:
     config, settings = make_config(smtp_server.port), inline_on_loopback()
-    with started_service(tmp_path, config, **settings) as service:
+    with in_process_service(tmp_path, config, **settings) as service:
         address = f"127.0.0.1:{service.port}"
         with SmtpConnectorClient(address, timeout=20, retry=None) as client:
             yield address, client

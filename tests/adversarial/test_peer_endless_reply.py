@@ -15,10 +15,9 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
 
-from tests.conftest import inline_on_loopback, make_config
 from tests.support.attack import assert_responsive
 from tests.support.hostile import Tally, endless_ehlo, hostile_server
-from tests.support.inprocess import started_service
+from tests.support.service import in_process_service, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 # What the peer would send if never stopped (a bound for the test, not for the server).
@@ -33,7 +32,7 @@ ANSWER_WITHIN = 5.0
 def target(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[SmtpConnectorClient]:
     config, settings = make_config(smtp_server.port), inline_on_loopback()
     with (
-        started_service(tmp_path, config, **settings) as service,
+        in_process_service(tmp_path, config, **settings) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20, retry=None) as client,
     ):
         yield client

@@ -21,10 +21,9 @@ from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from tests.conftest import inline_on_loopback, make_config
 from tests.support.attack import assert_responsive
 from tests.support.hostile import Tally, hostile_server, replies_with
-from tests.support.inprocess import started_service
+from tests.support.service import in_process_service, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 # A client's default soft limit on a metadata batch (gRPC core's GRPC_ARG_MAX_METADATA_SIZE):
@@ -35,7 +34,7 @@ SOFT_METADATA_LIMIT = 8 * 1024
 @pytest.fixture
 def target(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[tuple[str, SmtpConnectorClient]]:
     config, settings = make_config(smtp_server.port), inline_on_loopback()
-    with started_service(tmp_path, config, max_request_bytes=8 << 20, **settings) as service:
+    with in_process_service(tmp_path, config, max_request_bytes=8 << 20, **settings) as service:
         address = f"127.0.0.1:{service.port}"
         with SmtpConnectorClient(address, timeout=20, retry=None) as client:
             yield address, client

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from smtp_connector.client import SmtpConnectorClient
 
-from tests.conftest import make_config
 from tests.support.attack import assert_absent, assert_responsive
 from tests.support.hostile import Tally, hostile_server, replies_with
-from tests.support.inprocess import started_service
 from tests.support.raw import closed_port
+from tests.support.service import in_process_service, make_config
 from tests.support.smtp import SmtpServer
 
 # Shown failing; the fix lands in the transport and the probe once the layout refactor
@@ -48,7 +47,7 @@ def test_the_probe_never_sends_an_oauth2_token_in_plain_text(
         auth={"type": "OAuth2", "user": MAILBOX, "accessToken": TOKEN},
     )
     profiles = {"profiles": {"default": make_config(smtp_server.port), "oauth": oauth2}}
-    with started_service(tmp_path, profiles, probe_ports=[probed_port]) as service:
+    with in_process_service(tmp_path, profiles, probe_ports=[probed_port]) as service:
         address = f"127.0.0.1:{service.port}"
         with SmtpConnectorClient(address, timeout=20, retry=None) as client:
             response = client.test_connection(profile="oauth", probe=True)
