@@ -23,11 +23,6 @@ from tests.support.hostile import Tally, hostile_server, replies_with
 from tests.support.service import in_process_service, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
-# Shown failing; the fix lands in the transport and the probe once the layout refactor
-# (issue 13) has moved them.
-pytestmark = pytest.mark.xfail(strict=True, reason="finding 9: fix after issue-13 merges")
-
-
 USER = "mailer@example.com"
 PASSWORD = "hunter2-Secret-8c1d4e"
 TOKEN = "ya29.token-3e5a7c9b"

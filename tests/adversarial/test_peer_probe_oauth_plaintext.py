@@ -18,11 +18,6 @@ from tests.support.raw import closed_port
 from tests.support.service import in_process_service, make_config
 from tests.support.smtp import SmtpServer
 
-# Shown failing; the fix lands in the transport and the probe once the layout refactor
-# (issue 13) has moved them.
-pytestmark = pytest.mark.xfail(strict=True, reason="finding 11: fix after issue-13 merges")
-
-
 TOKEN = "ya29.bearer-1b9f0c2e7d"
 MAILBOX = "sender@example.com"
 
