@@ -34,6 +34,7 @@ class ReplyTooLarge(ConnectionError):
 
     def __init__(self, what: str) -> None:
         super().__init__(errno.EMSGSIZE, f"its reply was {what}: a server never sends that")
+        self.what = what
 
 
 class DeadlineReader:

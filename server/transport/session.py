@@ -41,7 +41,7 @@ from ..errors import (
 from . import resolver
 from .advice import silent_greeting, tls_advice
 from .base import ConnectionSettings, Envelope, Reply, SendReceipt, Stage, TlsMode
-from .deadline_reader import DeadlineReader
+from .deadline_reader import DeadlineReader, ReplyTooLarge
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
 from .redaction import ReplyText
 from .tls import client_context
@@ -540,6 +540,14 @@ class SmtpSession:
                 f"the connection to {settings.address} failed after the whole message was sent "
                 "and before the server replied: it may or may not have been accepted; a blind "
                 "retry may deliver it twice (the same idempotency key replays this outcome)"
+            )
+        if isinstance(cause, ReplyTooLarge):  # the reader's budget: we hung up
+            return SmtpUnavailable(
+                f"SMTP server {settings.address} sent a reply at {stage} that was "
+                f"{cause.what}, more than any server sends: the connection was dropped; the "
+                "message was not sent",
+                stage=stage,
+                reason=Reason.SMTP_CONNECTION_LOST,
             )
         if isinstance(cause, TimeoutError):
             if self.deadline.expired():
