@@ -233,7 +233,8 @@ def format_validation(response: pb.ValidateConfigResponse) -> str:
         lines.append(f"{mark} {severity:<7} {where}: {issue.message}{code}")
     for step in response.resolution.candidates:
         found = step.template_path or "-"
-        lines.append(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
+        where = "any locale" if step.locale == "*" else step.locale or "no locale"
+        lines.append(f"  lookup {step.usage_type} [{where}]: {found}")
     errors = sum(issue.severity == pb.SEVERITY_ERROR for issue in issues)
     counts = f"{_plural(errors, 'error')}, {_plural(len(issues) - errors, 'warning')}"
     lines.append(f"config is {'valid' if response.valid else 'invalid'} ({counts})")

@@ -10,13 +10,25 @@ import json
 import logging
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.attack import assert_absent, assert_responsive
 from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
+# A service account's key, as nodemailer's privateKey holds it (the schema checks it is one).
+PRIVATE_KEY = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    .decode()
+)
 SECRETS = {
-    "private_key": "PRIVATE-KEY-e3b0c44298fc",
+    "private_key": PRIVATE_KEY.splitlines()[1],  # a line of the key's base64
     "passphrase": "PASSPHRASE-1c149afbf4c8",
     "url_password": "URLPASS-996fb92427ae",
     "query_secret": "QUERYSECRET-41e4649b934c",
@@ -42,7 +54,7 @@ def config_with_secrets(smtp_port: int) -> dict[str, object]:
                 f"https://svc:{SECRETS['url_password']}@login.example.com/token"
                 f"?client_secret={SECRETS['query_secret']}&tenant=acme"
             ),
-            "privateKey": SECRETS["private_key"],
+            "privateKey": PRIVATE_KEY,
             "serviceClient": "1234",
         },
         tls={"passphrase": SECRETS["passphrase"]},
@@ -69,7 +81,8 @@ def test_no_secret_of_a_config_comes_back_from_validate_config(
     assert normalized["customHeaders"] == {"X-Api-Key": "********", "X-Tenant": "********"}
     assert normalized["auth"]["clientSecret"] == "********"
     assert normalized["auth"]["clientId"] == "client-id"
+    assert normalized["auth"]["privateKey"] == "********"  # a secret type of the schema
     # Keys outside the schema are reported by name, never echoed with their values.
-    assert "apiSecret" not in normalized and "privateKey" not in normalized["auth"]
-    assert {issue.field_path for issue in response.issues} >= {"apiSecret", "auth.privateKey"}
+    assert "apiSecret" not in normalized and "passphrase" not in normalized["tls"]
+    assert {issue.field_path for issue in response.issues} >= {"apiSecret", "tls.passphrase"}
     assert_responsive(client.target, client, smtp_server)
