@@ -34,7 +34,6 @@ from smtp_connector.server.domain.config import (
     TlsConfig,
 )
 from smtp_connector.server.errors import Reason
-from smtp_connector.server.rpc import status as rpc_status
 from smtp_connector.server.settings import setting_default
 
 from tests.support.service import in_process_service, inline_on_loopback, make_config
@@ -413,15 +412,6 @@ def structured_configs(draw: st.DrawFn, smtp_port: int, closed_port: int) -> str
     return json.dumps(config)
 
 
-# A huge value that a config error repeats overflows the call's trailers (a bare
-# RESOURCE_EXHAUSTED without ErrorInfo) until every error is bounded: issue 14, finding 12,
-# fixed on issue-14b (rpc/status.MAX_MESSAGE_BYTES). From then on the property must hold.
-_ERRORS_BOUNDED = hasattr(rpc_status, "MAX_MESSAGE_BYTES")
-
-
-@pytest.mark.xfail(
-    not _ERRORS_BOUNDED, reason="errors are bounded by issue-14b (finding 12)", strict=False
-)
 @STRUCTURED
 @given(data=st.data())
 def test_structured_configs_never_crash_nor_stall_the_server(
