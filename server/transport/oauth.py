@@ -20,6 +20,7 @@ import base64
 import contextlib
 import http.client
 import json
+import math
 import socket
 import ssl
 import threading
@@ -230,9 +231,20 @@ def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise _unavailable(f"the OAuth2 token endpoint {host} answered without an access_token")
-    lifetime = body.get("expires_in", DEFAULT_LIFETIME)
-    seconds = float(lifetime) if isinstance(lifetime, int | float | str) else DEFAULT_LIFETIME
-    return _Token(token, time.time() + seconds)
+    return _Token(token, time.time() + _lifetime(body.get("expires_in")))
+
+
+def _lifetime(value: object) -> float:
+    """The token's lifetime in seconds from ``expires_in`` (RFC 6749 5.1: a number, which some
+    endpoints send as a string); anything else, or a value that is no positive finite number,
+    gets the default, since the endpoint's answer is not ours to trust."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return DEFAULT_LIFETIME
+    try:
+        seconds = float(value)
+    except ValueError:
+        return DEFAULT_LIFETIME
+    return seconds if math.isfinite(seconds) and seconds > 0 else DEFAULT_LIFETIME
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):

@@ -129,3 +129,20 @@ def test_an_endless_answer_is_cut_short(oauth_target: tuple[Target, SmtpServer])
         error = _send(target, smtp, endpoint.url)
     assert error.reason in ("SMTP_CONNECT_FAILED", "SMTP_TEMPORARY_FAILURE"), str(error)
     assert_responsive(target)
+
+
+@pytest.mark.parametrize("lifetime", ["soon", "nan", None, [1], True, -5])
+def test_an_unreadable_token_lifetime_gets_the_default(
+    oauth_target: tuple[Target, SmtpServer], lifetime: object
+) -> None:
+    target, smtp = oauth_target
+    token = json.dumps({"access_token": "ya29.good", "expires_in": lifetime}).encode()
+    auth = {"type": "oauth2", "user": MAILBOX, "clientId": "c", "clientSecret": CLIENT_SECRET}
+    with HostileHttp(http_answer(200, token)) as endpoint:
+        auth |= {"refreshToken": REFRESH_TOKEN, "accessUrl": endpoint.url}
+        config = json.dumps(make_config(smtp.port, pool=False, auth=auth))
+        target.client.send_message(
+            "user@example.com", "Register", PAYLOAD, config_json=config, timeout=10
+        )
+    assert len(smtp.received) == 1  # the endpoint's token was used, whatever its lifetime said
+    assert_responsive(target)
