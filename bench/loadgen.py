@@ -1,7 +1,7 @@
 """The load generator: a grpc.aio client keeping CONCURRENCY RPCs in flight and timing each.
 
 usage: loadgen.py --target HOST:PORT (--count N | --duration S) [--concurrency 32]
-                  [--warmup N] [--channels 1] [--relay]
+                  [--warmup N | --warmup-duration S] [--channels 1] [--relay]
 Sends SendMessage with the benchmark's template (usage type Bench: a code, a Chinese
 subject, text/html) to a new recipient each time; with --relay, raw bytes to the bare relay
 (relay.py) instead. Warm-up RPCs are not counted. Prints 'msgs=N secs=S' and, on the last
@@ -100,8 +100,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     try:
         call = make_calls(channels, args.relay)
-        if args.warmup:
-            await drive(call, args.concurrency, args.warmup, 0)
+        if args.warmup or args.warmup_duration:
+            await drive(call, args.concurrency, args.warmup, args.warmup_duration)
         result = await drive(call, args.concurrency, args.count, args.duration)
     finally:
         for channel in channels:
@@ -130,6 +130,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0, help="RPCs to time")
     parser.add_argument("--duration", type=float, default=0, help="seconds to run instead")
     parser.add_argument("--warmup", type=int, default=0, help="untimed RPCs first")
+    parser.add_argument(
+        "--warmup-duration", type=float, default=0, help="untimed seconds first (or --warmup N)"
+    )
     parser.add_argument("--channels", type=int, default=1, help="gRPC connections")
     parser.add_argument("--relay", action="store_true", help="drive relay.py instead")
     args = parser.parse_args()
