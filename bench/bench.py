@@ -693,6 +693,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure the service of these git refs (defaults, x32) at each RTT",
     )
     parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:SETTING=VALUE,...",
+        help="also measure the service with these settings (e.g. 'w8:workers=8'), x32",
+    )
+    parser.add_argument(
         "--loopback",
         action="store_true",
         help="the loopback run with every baseline (smtp-source, the bare relay, processes)",
@@ -743,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if rtts:
             from remote import RemoteBench, remote_ratios
 
-            remote = RemoteBench(bench, rtts, args.compare)
+            remote = RemoteBench(bench, rtts, args.compare, args.variant)
             remote.run()
             bench.extra_ratios = remote_ratios(bench.rows, bench.latency, rtts, args.compare)
         info["load average at the end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

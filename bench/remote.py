@@ -162,6 +162,16 @@ def ref_tree(ref: str, work: Path) -> Path:
     return tree / "pkg"
 
 
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``LABEL:NAME=VALUE,NAME=VALUE`` (settings without the SMTP_CONNECTOR_ prefix)."""
+    label, _, assignments = text.partition(":")
+    env = {}
+    for item in filter(None, assignments.split(",")):
+        name, _, value = item.partition("=")
+        env[f"SMTP_CONNECTOR_{name.strip().upper()}"] = value.strip()
+    return label, env
+
+
 def metric(text: str, name: str) -> float:
     """The sum of a Prometheus metric's samples (over its labels)."""
     total = 0.0
@@ -176,8 +186,15 @@ def metric(text: str, name: str) -> float:
 class RemoteBench:
     """The RTT matrix, added as rows to a ``Bench`` (its report and medians)."""
 
-    def __init__(self, bench: Bench, rtts: Sequence[float], compare: Sequence[str]) -> None:
+    def __init__(
+        self,
+        bench: Bench,
+        rtts: Sequence[float],
+        compare: Sequence[str],
+        variants: Sequence[str] = (),
+    ) -> None:
         self.bench = bench
+        self.variants = [parse_variant(text) for text in variants]
         self.plan = bench.plan
         self.rtts = rtts
         self.compare = compare
@@ -207,7 +224,10 @@ class RemoteBench:
             self.service_rows(net, host, port, "defaults", None, flights)
             for ref in self.compare:
                 self.service_rows(net, host, port, f"at {ref}", ref, self.plan.compare_flights)
-            self.nodemailer_rows(net, host, port, flights)
+            for label, env in self.variants:
+                self.service_rows(net, host, port, label, None, self.plan.compare_flights, env)
+            if not self.bench.args.no_baselines:
+                self.nodemailer_rows(net, host, port, flights)
 
     def tag(self, net: Net) -> str:
         return f"RTT {net.rtt_ms:g} {net.kind}"
@@ -248,9 +268,17 @@ class RemoteBench:
             yield port, metrics, process
 
     def service_rows(
-        self, net: Net, host: str, port: int, label: str, ref: str | None, flights: Sequence[int]
+        self,
+        net: Net,
+        host: str,
+        port: int,
+        label: str,
+        ref: str | None,
+        flights: Sequence[int],
+        env: dict[str, str] | None = None,
     ) -> None:
-        with self.service(net, self.service_config(host, port), ref) as (grpc_port, mport, proc):
+        config = self.service_config(host, port)
+        with self.service(net, config, ref, env) as (grpc_port, mport, proc):
             for flight in flights:
                 name = f"service {label}, x{flight}, {self.tag(net)}"
                 row = self.bench.median(
@@ -276,7 +304,10 @@ class RemoteBench:
         measured.client = summary["cpu_secs"]
         msgs = summary["msgs"]
         text = net.fetch(f"http://127.0.0.1:{metrics_port}/metrics")
-        opened = metric(text, "smtp_connector_pool_connections_open")
+        opened = metric(text, "smtp_connector_pool_destination_connections") or metric(
+            text,
+            "smtp_connector_pool_connections_open",  # before the per-destination gauges
+        )
         row = Row(
             name,
             summary["rate"],
@@ -413,7 +444,11 @@ class RemoteBench:
             self.one_caller(net, port, 1)
             for _ in range(idle.samples):
                 time.sleep(idle.idle)
-                samples.append(self.one_caller(net, port, 1)["p50_ms"])
+                result = self.one_caller(net, port, 1)
+                if result["errors"]:
+                    self.bench.notes.append(f"after idle: {result['first_error']}")
+                    self.bench.say(f"  after idle: error {result['first_error']}")
+                samples.append(result["p50_ms"])
         samples.sort()
         p50 = samples[len(samples) // 2]
         label = "warm connection on" if warm else "warm connection off"

@@ -173,7 +173,7 @@ def build_service(
         idempotency=idempotency,
     )
     admission = Admission(settings.concurrency())
-    executor = ServiceExecutor(settings.workers, admission)
+    executor = ServiceExecutor(settings.workers, admission, settings.send_threads)
     rate_limiter = (
         RateLimiter(settings.rate_limit, settings.rate_limit_burst) if settings.rate_limit else None
     )
@@ -223,6 +223,8 @@ def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
         max_messages=settings.pool_max_messages,
         idle_timeout=settings.pool_idle_timeout,
         acquire_timeout=settings.pool_acquire_timeout,
+        keep_warm=settings.pool_keep_warm,
+        noop_interval=settings.pool_noop_interval,
     )
     factory = transport_factory(limits, enabled=settings.pool)
     return Mailer(metrics.instrument(factory) if metrics is not None else factory)

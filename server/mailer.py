@@ -19,6 +19,7 @@ from .errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from .message import MessageHeaders, build_message, headers_for
 from .oauth import OAuth2Credentials
 from .pool import transport_factory
+from .slots import waiting_on_the_network
 from .templates import TemplateSet
 from .transport import ConnectionSettings, Envelope, TlsMode, Transport
 
@@ -270,7 +271,9 @@ class Mailer:
         prepared = prepare_message(loaded, request)
         entry = self._checkout(loaded.connection)
         try:
-            receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
+            waits = getattr(entry.transport, "waits_long", None)
+            with waiting_on_the_network(callable(waits) and bool(waits())):
+                receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
         finally:
             self._checkin(entry)
         log.info(

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         le=256,
         description="threads running service RPCs (2 more answer health checks and refusals)",
     )
+    send_threads: int = Field(
+        default=128,
+        ge=1,
+        le=1024,
+        description="threads carrying service RPCs, sends waiting on the SMTP server included; "
+        "`workers` of them run Python code at once",
+    )
     processes: int = Field(
         default=1,
         ge=1,
@@ -73,6 +80,16 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description="seconds a send waits for a busy pool before failing UNAVAILABLE",
+    )
+    pool_keep_warm: bool = Field(
+        default=False,
+        description="keep one authenticated SMTP connection per config open (NOOP every "
+        "pool_noop_interval, re-opened in the background) so the next code skips the set-up",
+    )
+    pool_noop_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds between NOOPs on the warm connection (below providers' idle limits)",
     )
     dev_mailbox_address: str = Field(
         default="127.0.0.1:2525", description="host:port of the development mailbox"

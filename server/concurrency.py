@@ -1,0 +1,112 @@
+"""How many SMTP connections one destination gets: slow start, back-off and a learned cap.
+
+After Postfix's scheduler (``initial_destination_concurrency``,
+``default_destination_concurrency_limit``, its positive and negative feedback): a pool starts
+with a few connections and takes one more each time a send succeeded while other sends were
+queued for a connection, up to a cap. Two things bound the growth:
+
+- the cap: the config's ``maxConnections`` (a hard cap, never exceeded), the server's
+  ``pool_max_connections``, and a lower cap learned when the provider refused a connection
+  (``421``, "too many connections", a refused or reset connect) while others were open:
+  the number open then, remembered for ``REMEMBER`` seconds, then probed again one up;
+- usefulness: a connection adds throughput only while a message waits longer on the network
+  and the server than the process works on it. With ``wait`` the time a message's exchange
+  spends waiting (smoothed: the wall time a send holds its session less the thread's CPU
+  time in it, and at least the two round trips the kernel's TCP RTT gives) and
+  ``CPU_PER_MESSAGE`` of work, ``(wait + cpu) / cpu`` connections keep the process busy;
+  beyond that they only add threads fighting over the GIL. So a nearby relay keeps a
+  handful of connections, and a provider 50 ms away, or a slow one, may use the whole cap.
+
+When the pool idles it shrinks back (the idle sessions close; the limit follows them).
+The class is plain bookkeeping: the pool calls it under its own lock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+# Connections a pool starts with (Postfix's initial_destination_concurrency is 5; nodemailer
+# opens up to its 5 at once).
+INITIAL = 2
+# The process's CPU time per message, the unit the round-trip time is weighed against
+# (server CPU a message at 32 in flight, docs/performance.md).
+CPU_PER_MESSAGE = 0.001
+# Round trips a message takes on a pooled connection (PIPELINING: envelope, then content).
+ROUND_TRIPS = 2
+# How long a cap learned from a refusal holds before one more connection is tried.
+REMEMBER = 600.0
+
+
+@dataclass
+class AdaptiveLimit:
+    """The connection target of one pool: ``limit`` grows from ``INITIAL`` towards ``cap()``."""
+
+    hard_cap: int
+    limit: int = INITIAL
+    learned_cap: int | None = None
+    learned_at: float = 0.0
+    rtt: float = 0.0  # seconds: the kernel's smoothed TCP round-trip time, last open
+    wait: float = 0.0  # seconds a message's exchange waits, smoothed
+    refusals: int = 0
+    _clock: object = field(default=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
+        self.limit = min(self.limit, self.hard_cap)
+
+    def now(self) -> float:
+        clock = self._clock
+        assert callable(clock)
+        return float(clock())
+
+    def cap(self) -> int:
+        """The most connections allowed now: the hard cap, or the learned one while it holds."""
+        if self.learned_cap is not None and self.now() - self.learned_at >= REMEMBER:
+            # Probe again, one connection more than the provider allowed last time.
+            self.learned_cap += 1
+            self.learned_at = self.now()
+            if self.learned_cap >= self.hard_cap:
+                self.learned_cap = None
+        if self.learned_cap is None:
+            return self.hard_cap
+        return min(self.hard_cap, self.learned_cap)
+
+    def useful(self) -> int:
+        """Connections that still add throughput at this round-trip time."""
+        needed = math.ceil((self.wait + CPU_PER_MESSAGE) / CPU_PER_MESSAGE)
+        return max(INITIAL, needed)
+
+    def target(self) -> int:
+        """The connections the pool may hold now."""
+        return max(1, min(self.limit, self.cap()))
+
+    def grow(self) -> bool:
+        """A send succeeded while others queued: one connection more, if it can help."""
+        ceiling = min(self.cap(), self.useful())
+        if self.limit < ceiling:
+            self.limit += 1
+            return True
+        return False
+
+    def refused(self, established: int) -> None:
+        """The provider refused a connection while ``established`` others were open."""
+        self.refusals += 1
+        self.learned_cap = max(1, established)
+        self.learned_at = self.now()
+        self.limit = min(self.limit, self.learned_cap)
+
+    def shrink(self, established: int) -> None:
+        """Idle sessions were closed: the limit follows what is left, down to the start."""
+        self.limit = max(min(INITIAL, self.hard_cap), min(self.limit, established))
+
+    def observe_rtt(self, seconds: float) -> None:
+        """A new session's TCP round-trip time: a message waits at least two of them."""
+        if seconds > 0:
+            self.rtt = seconds
+            self.wait = max(self.wait, ROUND_TRIPS * seconds)
+
+    def observe_send(self, waited: float) -> None:
+        """A send's exchange waited this long (smoothed as TCP does its RTT, 1/8 new)."""
+        waited = max(waited, ROUND_TRIPS * self.rtt)
+        self.wait = waited if not self.wait else self.wait + (waited - self.wait) / 8
