@@ -136,15 +136,16 @@ class DelayLine:
         try:
             for name in (self.client, self.server):
                 ip("netns", "add", name)
-            self._forwarder = subprocess.Popen(  # noqa: S603 (our own script)
-                [
-                    *(sys.executable, __file__, "forward", "--rtt", str(self.rtt_ms)),
-                    *("--client-ns", self.client, "--server-ns", self.server),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=self.log.open("ab"),
-                text=True,
-            )
+            with self.log.open("ab") as log:
+                self._forwarder = subprocess.Popen(  # noqa: S603 (our own script)
+                    [
+                        *(sys.executable, __file__, "forward", "--rtt", str(self.rtt_ms)),
+                        *("--client-ns", self.client, "--server-ns", self.server),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
             assert self._forwarder.stdout is not None
             line = self._forwarder.stdout.readline().strip()
             if line != "ready":
@@ -162,6 +163,8 @@ class DelayLine:
             except subprocess.TimeoutExpired:
                 self._forwarder.kill()
                 self._forwarder.wait()
+            if self._forwarder.stdout is not None:
+                self._forwarder.stdout.close()
         for name in (self.client, self.server):
             with contextlib.suppress(subprocess.CalledProcessError):
                 ip("netns", "delete", name)
@@ -273,15 +276,16 @@ class DelayProxy:
 
     def __enter__(self) -> DelayProxy:
         host, port = self.target
-        self._process = subprocess.Popen(  # noqa: S603 (our own script)
-            [
-                *(sys.executable, __file__, "proxy", "--rtt", str(self.rtt_ms)),
-                *("--listen", str(self.port), "--target", f"{host}:{port}"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self.log.open("ab"),
-            text=True,
-        )
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(  # noqa: S603 (our own script)
+                [
+                    *(sys.executable, __file__, "proxy", "--rtt", str(self.rtt_ms)),
+                    *("--listen", str(self.port), "--target", f"{host}:{port}"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert self._process.stdout is not None
         if self._process.stdout.readline().strip() != "ready":
             self.__exit__()
@@ -292,6 +296,8 @@ class DelayProxy:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(5)
+            if self._process.stdout is not None:
+                self._process.stdout.close()
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:

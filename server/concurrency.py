@@ -10,12 +10,12 @@ queued for a connection, up to a cap. Two things bound the growth:
   (``421``, "too many connections", a refused or reset connect) while others were open:
   the number open then, remembered for ``REMEMBER`` seconds, then probed again one up;
 - usefulness: a connection adds throughput only while a message waits longer on the network
-  and the server than the process works on it. With ``wait`` the time a message's exchange
-  spends waiting (smoothed: the wall time a send holds its session less the thread's CPU
-  time in it, and at least the two round trips the kernel's TCP RTT gives) and
-  ``CPU_PER_MESSAGE`` of work, ``(wait + cpu) / cpu`` connections keep the process busy;
-  beyond that they only add threads fighting over the GIL. So a nearby relay keeps a
-  handful of connections, and a provider 50 ms away, or a slow one, may use the whole cap.
+  than the process works on it. With the path's round-trip time ``rtt`` (the kernel's own
+  smoothed figure for the pool's sockets, which no thread scheduling or GIL wait inflates, as
+  they would any time measured in Python) and ``CPU_PER_MESSAGE`` of work,
+  ``(2 rtt + cpu) / cpu`` connections keep the process busy; beyond that they only add
+  threads fighting over the GIL. So a nearby relay keeps a handful of connections and a
+  provider 50 ms away may use the whole cap. A process already using its core does not grow.
 
 When the pool idles it shrinks back (the idle sessions close; the limit follows them).
 The class is plain bookkeeping: the pool calls it under its own lock.
@@ -35,8 +35,33 @@ INITIAL = 2
 CPU_PER_MESSAGE = 0.001
 # Round trips a message takes on a pooled connection (PIPELINING: envelope, then content).
 ROUND_TRIPS = 2
+# Above this share of a core the process is busy: more connections would not help.
+BUSY = 0.85
 # How long a cap learned from a refusal holds before one more connection is tried.
 REMEMBER = 600.0
+
+
+class CpuMeter:
+    """The share of one core this process used lately (one Python process uses at most
+    about one, the GIL's); read at most every ``PERIOD`` seconds."""
+
+    PERIOD = 0.25
+
+    def __init__(self) -> None:
+        self._at = time.monotonic()
+        self._cpu = time.process_time()
+        self._busy = 0.0
+
+    def busy(self) -> float:
+        now = time.monotonic()
+        if now - self._at >= self.PERIOD:
+            cpu = time.process_time()
+            self._busy = (cpu - self._cpu) / (now - self._at)
+            self._at, self._cpu = now, cpu
+        return self._busy
+
+
+PROCESS_CPU = CpuMeter()
 
 
 @dataclass
@@ -47,8 +72,8 @@ class AdaptiveLimit:
     limit: int = INITIAL
     learned_cap: int | None = None
     learned_at: float = 0.0
-    rtt: float = 0.0  # seconds: the kernel's smoothed TCP round-trip time, last open
-    wait: float = 0.0  # seconds a message's exchange waits, smoothed
+    rtt: float = 0.0  # seconds: the kernel's smoothed TCP round-trip time
+    wait: float = 0.0  # seconds a message's exchange waits on the network
     refusals: int = 0
     _clock: object = field(default=time.monotonic, repr=False)
 
@@ -82,9 +107,10 @@ class AdaptiveLimit:
         return max(1, min(self.limit, self.cap()))
 
     def grow(self) -> bool:
-        """A send succeeded while others queued: one connection more, if it can help."""
+        """A send succeeded while others queued: one connection more, if it can help (and
+        the process has CPU to spare: a busy one is not waiting for connections)."""
         ceiling = min(self.cap(), self.useful())
-        if self.limit < ceiling:
+        if self.limit < ceiling and PROCESS_CPU.busy() < BUSY:
             self.limit += 1
             return True
         return False
@@ -101,12 +127,9 @@ class AdaptiveLimit:
         self.limit = max(min(INITIAL, self.hard_cap), min(self.limit, established))
 
     def observe_rtt(self, seconds: float) -> None:
-        """A new session's TCP round-trip time: a message waits at least two of them."""
-        if seconds > 0:
-            self.rtt = seconds
-            self.wait = max(self.wait, ROUND_TRIPS * seconds)
-
-    def observe_send(self, waited: float) -> None:
-        """A send's exchange waited this long (smoothed as TCP does its RTT, 1/8 new)."""
-        waited = max(waited, ROUND_TRIPS * self.rtt)
-        self.wait = waited if not self.wait else self.wait + (waited - self.wait) / 8
+        """A session's TCP round-trip time (smoothed over the sessions as TCP smooths its
+        own, 1/8 new); a message waits two of them."""
+        if seconds <= 0:
+            return
+        self.rtt = seconds if not self.rtt else self.rtt + (seconds - self.rtt) / 8
+        self.wait = ROUND_TRIPS * self.rtt

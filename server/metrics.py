@@ -213,6 +213,11 @@ class MeteredTransport:
         self._record(start, "sent", receipt.code)
         return receipt
 
+    def waits_long(self) -> bool:
+        """Whether the wrapped transport's sends wait long on the network (server/slots.py)."""
+        waits = getattr(self._inner, "waits_long", None)
+        return callable(waits) and bool(waits())
+
     def _record(self, start: float, outcome: str, code: int) -> None:
         elapsed = time.perf_counter() - start
         seconds, replies = self._metrics.send_metrics(outcome, code)

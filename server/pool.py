@@ -165,7 +165,6 @@ class PooledTransport:
             pooled, reused = self._checkout(deadline)
             session = pooled.session
             session.deadline = deadline
-            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 receipt = deliver(session, envelope, data)
             except SmtpError as exc:
@@ -181,8 +180,7 @@ class PooledTransport:
                 self._discard(pooled)
                 raise
             pooled.messages += 1
-            waited = (time.perf_counter() - started) - (time.thread_time() - cpu)
-            self._checkin(pooled, waited=waited)
+            self._checkin(pooled, rtt=_session_rtt(session))
             return receipt
 
     def waits_long(self) -> bool:
@@ -296,14 +294,14 @@ class PooledTransport:
             )
         self._changed.wait(left if remaining is None else min(left, remaining))
 
-    def _checkin(self, pooled: _Pooled, *, waited: float | None = None) -> None:
+    def _checkin(self, pooled: _Pooled, *, rtt: float | None = None) -> None:
         """Return a healthy session, or retire it when it has sent its share or we close;
-        a send that succeeded (it ``waited`` that long) while others waited lets the pool
-        grow by one."""
+        a send that succeeded (its socket's round-trip time now ``rtt``) while others
+        waited lets the pool grow by one."""
         with self._lock:
             keep = not self._closed and pooled.messages < self.limits.max_messages
-            if waited is not None:
-                self.concurrency.observe_send(waited)
+            if rtt is not None:
+                self.concurrency.observe_rtt(rtt)
                 self._failures = 0
                 if self._waiting:
                     self.concurrency.grow()

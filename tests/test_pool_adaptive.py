@@ -6,10 +6,13 @@ CPU slots that sends waiting on the network give back."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from smtp_connector.server.slots import CpuSlots, waiting_on_the_network
 from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode
 
 from tests.support.limited_smtp import LimitedSmtpServer
+from tests.support.smtp import free_port
 
 ENVELOPE = Envelope("noreply@example.com", ("user@example.com",))
 MESSAGE = b"From: noreply@example.com\r\nTo: user@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
@@ -61,10 +65,47 @@ def wait_for(condition: Any, timeout: float = 5) -> None:
 
 
 @pytest.fixture
-def slow_server() -> Iterator[LimitedSmtpServer]:
-    """A provider that takes 40 ms over each message: sends queue behind few connections."""
+def slow_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LimitedSmtpServer]:
+    """A provider 20 ms away that takes 40 ms over each message: sends queue behind few
+    connections. The distance is what the kernel's TCP_INFO would report for it (the delay
+    line of bench/ makes a real one; tests/test_delayline.py measures it)."""
+    monkeypatch.setattr(pool_module, "_session_rtt", lambda session: 0.02)
     with LimitedSmtpServer(delay=0.04) as server:
         yield server
+
+
+SMTP_SINK = Path("/usr/sbin/smtp-sink")
+
+
+@pytest.mark.skipif(not SMTP_SINK.exists(), reason="Postfix's smtp-sink is not installed")
+def test_a_nearby_relay_keeps_few_connections() -> None:
+    # Postfix's smtp-sink, in a process of its own, answers at once: the kernel's round-trip
+    # time stays in microseconds. (An in-process aiosmtpd would share this process's GIL
+    # and answer late, which TCP rightly sees as a distant server.)
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    sink = subprocess.Popen([str(SMTP_SINK), *user, f"127.0.0.1:{port}", "64"])
+    try:
+        wait_for(lambda: _listening(port))
+        transport = PooledTransport(settings_for(port), PoolLimits(max_connections=10))
+        try:
+            assert burst(transport, threads=12, each=10) == []
+            # A pool that grew on queued sends alone would reach the cap of 10.
+            assert transport.opened <= INITIAL + 1
+            assert not transport.waits_long()
+        finally:
+            transport.close()
+    finally:
+        sink.terminate()
+        sink.wait(5)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_the_pool_grows_while_sends_queue_and_stays_within_the_cap(
@@ -91,7 +132,10 @@ def test_a_configs_max_connections_is_a_hard_cap(slow_server: LimitedSmtpServer)
         transport.close()
 
 
-def test_a_provider_refusing_connections_teaches_a_lower_cap() -> None:
+def test_a_provider_refusing_connections_teaches_a_lower_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pool_module, "_session_rtt", lambda session: 0.02)
     with LimitedSmtpServer(limit=3, delay=0.04) as server:
         transport = PooledTransport(settings_for(server.port), PoolLimits(max_connections=10))
         try:
