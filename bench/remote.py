@@ -231,7 +231,7 @@ class RemoteBench:
             for ref in self.compare:
                 self.service_rows(net, host, port, f"at {ref}", ref, self.plan.compare_flights)
             for label, env in self.variants:
-                self.service_rows(net, host, port, label, None, self.plan.compare_flights, env)
+                self.service_rows(net, host, port, label, None, self.plan.remote_flights, env)
             if not self.bench.args.no_baselines:
                 self.nodemailer_rows(net, host, port, flights)
 

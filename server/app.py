@@ -199,6 +199,8 @@ def build_service(
     health = Health()
     health.add_to(server)
     health.show(server_config)
+    if settings.pool_keep_warm and server_config is not None:
+        warm_up(mailer, server_config)
     if settings.reflection:
         reflection.enable_server_reflection(
             (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
@@ -213,6 +215,13 @@ def build_service(
     return Service(
         server, port, servicer, mailer, health, admission, executor, metrics, auth, idempotency
     )
+
+
+def warm_up(mailer: Mailer, profiles: Profiles) -> None:
+    """Create every profile's pool now, so that its warm connection opens before the first
+    code is sent (the pool's keeper opens it in the background)."""
+    for loaded in profiles.configs.values():
+        mailer.transport_for(loaded.connection)
 
 
 def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:

@@ -27,9 +27,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-# Connections a pool starts with (Postfix's initial_destination_concurrency is 5; nodemailer
-# opens up to its 5 at once).
-INITIAL = 2
+# Connections a pool starts with: one for each of the service's 4 CPU slots, so a nearby relay
+# never makes a send wait for a connection (Postfix's initial_destination_concurrency is 5;
+# nodemailer opens up to its 5 at once).
+INITIAL = 4
 # The process's CPU time per message, the unit the round-trip time is weighed against
 # (server CPU a message at 32 in flight, docs/performance.md).
 CPU_PER_MESSAGE = 0.001

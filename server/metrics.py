@@ -98,13 +98,21 @@ class _PoolCollector(Collector):
                 labels=["destination"],
             ),
         }
+        # Pools of configs that differ only in other settings share a destination: summed
+        # connections, the largest of the rest.
+        values: dict[str, dict[str, float]] = {}
         for pool in list(self._pools):
             stats = getattr(pool, "stats", None)
             if not callable(stats):
                 continue
             current = stats()
+            seen = values.setdefault(current.destination, dict.fromkeys(families, 0.0))
+            for key in families:
+                value = float(getattr(current, key))
+                seen[key] = seen[key] + value if key == "established" else max(seen[key], value)
+        for destination, seen in values.items():
             for key, family in families.items():
-                family.add_metric([current.destination], float(getattr(current, key)))
+                family.add_metric([destination], seen[key])
         yield from families.values()
 
 

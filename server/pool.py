@@ -259,6 +259,10 @@ class PooledTransport:
                 pooled.session.close()
         try:
             session = open_session(self.settings, self._context, deadline)
+        except SmtpError as exc:
+            if self._refused_beside_others(exc):
+                return self._checkout(deadline)  # wait for the sessions that did open
+            raise
         except BaseException:
             with self._lock:
                 self._opening -= 1
@@ -266,6 +270,20 @@ class PooledTransport:
             raise
         self._opened(session)
         return _Pooled(session), False
+
+    def _refused_beside_others(self, exc: SmtpError) -> bool:
+        """Release the slot of a session this caller failed to open; True when the provider
+        refused it for the connections other callers opened at the same time (the pool
+        learns the lower cap, and the caller waits for one of those)."""
+        with self._lock:
+            self._opening -= 1
+            self._count -= 1
+            others = self._count
+            refused = _is_refusal(exc) and others > 0
+            if refused:
+                self.concurrency.refused(max(1, self._count - self._opening))
+            self._changed.notify_all()
+        return refused
 
     def _opened(self, session: SmtpSession) -> None:
         """Count a session that was just opened and learn the path's round-trip time."""
@@ -463,9 +481,10 @@ class PooledTransport:
         (the provider is down: no traffic at all meanwhile)."""
         interval = self.limits.noop_interval
         tick = max(min(interval / 4, 5.0), 0.02)
-        while not self._stopping.wait(tick):
+        while not self._stopping.is_set():
             pooled = self._warm_session(interval)
             if pooled is None:
+                self._stopping.wait(tick)
                 continue
             if _noop(pooled.session):
                 pooled.checked_at = time.monotonic()
