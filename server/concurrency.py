@@ -107,10 +107,11 @@ class AdaptiveLimit:
         """The connections the pool may hold now."""
         return max(1, min(self.limit, self.cap()))
 
-    def grow(self) -> bool:
-        """A send succeeded while others queued: one connection more, if it can help (and
-        the process has CPU to spare: a busy one is not waiting for connections)."""
-        ceiling = min(self.cap(), self.useful())
+    def grow(self, demand: int) -> bool:
+        """A send succeeded while others queued (``demand``: the sends holding or waiting for
+        a connection): one connection more, if it can help, never more than the demand, and
+        only while the process has CPU to spare (a busy one is not waiting for connections)."""
+        ceiling = min(self.cap(), self.useful(), demand)
         if self.limit < ceiling and PROCESS_CPU.busy() < BUSY:
             self.limit += 1
             return True

@@ -322,7 +322,8 @@ class PooledTransport:
                 self.concurrency.observe_rtt(rtt)
                 self._failures = 0
                 if self._waiting:
-                    self.concurrency.grow()
+                    busy = self._count - self._opening - len(self._idle)  # this one included
+                    self.concurrency.grow(demand=busy + self._waiting)
             if keep:
                 pooled.idle_since = pooled.checked_at = time.monotonic()
                 self._idle.append(pooled)
