@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from smtp_connector.server import concurrency
 from smtp_connector.server import pool as pool_module
 from smtp_connector.server.concurrency import INITIAL
 from smtp_connector.server.deadline import Deadline
@@ -69,9 +70,16 @@ def slow_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LimitedSmtpServer]:
     """A provider 20 ms away that takes 40 ms over each message: sends queue behind few
     connections. The distance is what the kernel's TCP_INFO would report for it (the delay
     line of bench/ makes a real one; tests/test_delayline.py measures it)."""
-    monkeypatch.setattr(pool_module, "_session_rtt", lambda session: 0.02)
+    pretend_distant(monkeypatch)
     with LimitedSmtpServer(delay=0.04) as server:
         yield server
+
+
+def pretend_distant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel reports 20 ms of RTT, and the process has CPU to spare (this test process
+    also runs the server and the callers, whose CPU must not stop the pool growing)."""
+    monkeypatch.setattr(pool_module, "_session_rtt", lambda session: 0.02)
+    monkeypatch.setattr(concurrency.PROCESS_CPU, "busy", lambda: 0.0)
 
 
 SMTP_SINK = Path("/usr/sbin/smtp-sink")
@@ -135,7 +143,7 @@ def test_a_configs_max_connections_is_a_hard_cap(slow_server: LimitedSmtpServer)
 def test_a_provider_refusing_connections_teaches_a_lower_cap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pool_module, "_session_rtt", lambda session: 0.02)
+    pretend_distant(monkeypatch)
     with LimitedSmtpServer(limit=3, delay=0.04) as server:
         transport = PooledTransport(settings_for(server.port), PoolLimits(max_connections=10))
         try:
