@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         le=256,
-        description="threads running service RPCs (2 more answer health checks and refusals)",
+        description="service RPCs running Python code at once (a send waiting on a distant "
+        "SMTP server lends its place); 2 more threads answer health checks and refusals",
     )
     send_threads: int = Field(
         default=128,
@@ -68,7 +69,12 @@ class Settings(BaseSettings):
         description="keep SMTP connections open and reuse them (false: one connection per message)",
     )
     pool_max_connections: int = Field(
-        default=5, ge=1, le=100, description="open SMTP connections per config at most"
+        default=64,
+        ge=1,
+        le=100,
+        description="SMTP connections per destination at most: the pool starts with 4 and "
+        "opens more while sends queue on a distant server; a config's maxConnections is a "
+        "hard cap below it",
     )
     pool_max_messages: int = Field(
         default=100, ge=1, description="messages sent on one SMTP connection before it is renewed"
@@ -232,6 +238,12 @@ class Settings(BaseSettings):
         if self.smtp_password_file is not None:
             return self.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
         return None
+
+
+def setting_default(name: str) -> Any:
+    """The default of the setting ``name``: modules that need one (the pool, the probe, the
+    inline guard, the serve command's help) read it here, so each is written once."""
+    return Settings.model_fields[name].default
 
 
 def split_address(address: str) -> tuple[str, int]:

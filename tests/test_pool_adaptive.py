@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp_connector.server import concurrency
-from smtp_connector.server import pool as pool_module
-from smtp_connector.server.concurrency import INITIAL
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.pool import PooledTransport, PoolLimits
-from smtp_connector.server.slots import CpuSlots, waiting_on_the_network
-from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode
+from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode, concurrency
+from smtp_connector.server.transport import pool as pool_module
+from smtp_connector.server.transport.concurrency import INITIAL
+from smtp_connector.server.transport.pool import PooledTransport, PoolLimits
+from smtp_connector.server.transport.slots import CpuSlots, waiting_on_the_network
 
 from tests.support.limited_smtp import LimitedSmtpServer
 from tests.support.smtp import free_port
@@ -231,10 +230,7 @@ def test_smtp_sockets_have_tcp_nodelay(slow_server: LimitedSmtpServer) -> None:
     transport = PooledTransport(settings_for(slow_server.port))
     try:
         send(transport)
-        pooled = transport._idle[0]
-        sock = pool_module._session_socket(pooled.session)
-        assert isinstance(sock, socket.socket)
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert transport._idle[0].session.nodelay()
     finally:
         transport.close()
 
