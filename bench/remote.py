@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import tarfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -168,6 +169,31 @@ def ref_tree(ref: str, work: Path) -> Path:
     return tree / "pkg"
 
 
+class Peak:
+    """The most a reading gave, sampled every half second while the ``with`` block runs."""
+
+    def __init__(self, read: Callable[[], float]) -> None:
+        self.read = read
+        self.value = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join(10)
+        with contextlib.suppress(OSError, ValueError):
+            self.value = max(self.value, self.read())
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.5):
+            with contextlib.suppress(OSError, ValueError):
+                self.value = max(self.value, self.read())
+
+
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     """``LABEL:NAME=VALUE,NAME=VALUE`` (settings without the SMTP_CONNECTOR_ prefix)."""
     label, _, assignments = text.partition(":")
@@ -305,15 +331,13 @@ class RemoteBench:
         command += ["--concurrency", str(flight), "--duration", str(self.plan.seconds)]
         command += ["--warmup-duration", str(self.plan.remote_warmup)]
         pids = process_tree(server.pid)
-        measured = measure(net.client(command), {"server": pids, "sink": self.bench.sink_pids})
+        watched = {"server": pids, "sink": self.bench.sink_pids}
+        with Peak(lambda: self.connections(net, metrics_port)) as peak:
+            measured = measure(net.client(command), watched)
         summary = json.loads(measured.output.strip().splitlines()[-1])
         measured.client = summary["cpu_secs"]
         msgs = summary["msgs"]
-        text = net.fetch(f"http://127.0.0.1:{metrics_port}/metrics")
-        opened = metric(text, "smtp_connector_pool_destination_connections") or metric(
-            text,
-            "smtp_connector_pool_connections_open",  # before the per-destination gauges
-        )
+        opened = peak.value
         row = Row(
             name,
             summary["rate"],
@@ -328,6 +352,14 @@ class RemoteBench:
         if summary["errors"]:
             self.bench.notes.append(f"{name}: {summary['errors']} errors: {summary['first_error']}")
         return row
+
+    def connections(self, net: Net, metrics_port: int) -> float:
+        """The SMTP connections the service holds now (its /metrics)."""
+        text = net.fetch(f"http://127.0.0.1:{metrics_port}/metrics")
+        return metric(text, "smtp_connector_pool_destination_connections") or metric(
+            text,
+            "smtp_connector_pool_connections_open",  # before the per-destination gauges
+        )
 
     def physical_limit(self, net: Net, row: Row, flight: int) -> None:
         """The connections the service chose, their physical limit, and its share."""
@@ -499,7 +531,7 @@ def remote_ratios(
                 ("nodemailer unpooled, TCP_NODELAY", None),
                 ("nodemailer pool 5, TCP_NODELAY", None),
                 ("nodemailer pool 16, TCP_NODELAY", None),
-                *((f"at {ref}", 0.9 if rtt == 0 else None) for ref in compare),
+                *((f"service at {ref}", 0.9 if rtt == 0 else None) for ref in compare),
             ):
                 base = found.get((label, flight, rtt))
                 if base is None or not base.rate:
@@ -512,7 +544,7 @@ def remote_ratios(
                 )
                 if rtt == 0 and label.startswith("nodemailer"):
                     goal = ""
-                name = label if not label.startswith("at ") else f"service {label}"
+                name = label
                 parts.append(f"{ratio:.2f}x {name}{goal}")
             limit = getattr(ours, "limit", None)
             if limit:
