@@ -115,6 +115,22 @@ def remove_stale() -> None:
                 ip("netns", "delete", entry.name)
 
 
+def start_helper(arguments: list[str], log: Path) -> subprocess.Popen[str]:
+    """This script run with ``arguments`` (the forwarder or the proxy), once it said 'ready';
+    its errors go to ``log``."""
+    with log.open("ab") as errors:
+        process = subprocess.Popen(  # noqa: S603 (our own script)
+            [sys.executable, __file__, *arguments], stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        raise RuntimeError(f"{Path(__file__).name} {arguments[0]} did not start (see {log})")
+    return process
+
+
 class DelayLine:
     """Two namespaces joined by the forwarder; a context manager that removes them again.
 
@@ -136,20 +152,13 @@ class DelayLine:
         try:
             for name in (self.client, self.server):
                 ip("netns", "add", name)
-            with self.log.open("ab") as log:
-                self._forwarder = subprocess.Popen(  # noqa: S603 (our own script)
-                    [
-                        *(sys.executable, __file__, "forward", "--rtt", str(self.rtt_ms)),
-                        *("--client-ns", self.client, "--server-ns", self.server),
-                    ],
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    text=True,
-                )
-            assert self._forwarder.stdout is not None
-            line = self._forwarder.stdout.readline().strip()
-            if line != "ready":
-                raise RuntimeError(f"the delay line's forwarder did not start (see {self.log})")
+            self._forwarder = start_helper(
+                [
+                    *("forward", "--rtt", str(self.rtt_ms)),
+                    *("--client-ns", self.client, "--server-ns", self.server),
+                ],
+                self.log,
+            )
         except BaseException:
             self.__exit__()
             raise
@@ -276,20 +285,13 @@ class DelayProxy:
 
     def __enter__(self) -> DelayProxy:
         host, port = self.target
-        with self.log.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 (our own script)
-                [
-                    *(sys.executable, __file__, "proxy", "--rtt", str(self.rtt_ms)),
-                    *("--listen", str(self.port), "--target", f"{host}:{port}"),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
-        assert self._process.stdout is not None
-        if self._process.stdout.readline().strip() != "ready":
-            self.__exit__()
-            raise RuntimeError(f"the delaying proxy did not start (see {self.log})")
+        self._process = start_helper(
+            [
+                *("proxy", "--rtt", str(self.rtt_ms), "--listen", str(self.port)),
+                *("--target", f"{host}:{port}"),
+            ],
+            self.log,
+        )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
