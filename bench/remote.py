@@ -451,9 +451,9 @@ class RemoteBench:
                 self.after_idle(net, config, warm=False)
                 self.after_idle(net, config, warm=True)
 
-    def one_caller(self, net: Net, port: int, count: int) -> dict[str, Any]:
+    def one_caller(self, net: Net, port: int, count: int, interval: float = 0.0) -> dict[str, Any]:
         command = [PYTHON, str(HERE / "loadgen.py"), "--target", f"127.0.0.1:{port}"]
-        command += ["--concurrency", "1", "--count", str(count)]
+        command += ["--concurrency", "1", "--count", str(count), "--interval", str(interval)]
         done = subprocess.run(net.client(command), capture_output=True, text=True, check=True)  # noqa: S603
         return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -479,17 +479,13 @@ class RemoteBench:
         idle = self.plan.idle
         env = {"SMTP_CONNECTOR_POOL_KEEP_WARM": "true" if warm else "false"}
         env["SMTP_CONNECTOR_POOL_NOOP_INTERVAL"] = str(idle.noop_interval)
-        samples = []
         with self.service(net, config, None, env) as (port, _, _):
-            self.one_caller(net, port, 1)
-            for _ in range(idle.samples):
-                time.sleep(idle.idle)
-                result = self.one_caller(net, port, 1)
-                if result["errors"]:
-                    self.bench.notes.append(f"after idle: {result['first_error']}")
-                    self.bench.say(f"  after idle: error {result['first_error']}")
-                samples.append(result["p50_ms"])
-        samples.sort()
+            # One caller on one channel: a send, then each later one after the idle spell.
+            result = self.one_caller(net, port, idle.samples + 1, interval=idle.idle)
+        if result["errors"]:
+            self.bench.notes.append(f"after idle: {result['first_error']}")
+            self.bench.say(f"  after idle: error {result['first_error']}")
+        samples = sorted(result["latencies_ms"][1:]) or [float("nan")]
         p50 = samples[len(samples) // 2]
         label = "warm connection on" if warm else "warm connection off"
         line = (

@@ -142,16 +142,17 @@ class PooledTransport:
                 )
             pooled, reused = self._checkout(deadline)
             session = pooled.session
+            if reused and session.closed_by_peer():  # dropped while idle: no round trip lost
+                self._discard(pooled)
+                self._log_replaced()
+                continue
             session.deadline = deadline
             try:
                 receipt = deliver(session, envelope, data)
             except SmtpError as exc:
                 self._discard(pooled)
                 if reused and _server_closed_it(exc):
-                    log.info(
-                        "pooled connection to %s was closed by the server while idle; replacing it",
-                        self.settings.address,
-                    )
+                    self._log_replaced()
                     continue
                 raise
             except BaseException:
@@ -160,6 +161,12 @@ class PooledTransport:
             pooled.messages += 1
             self._checkin(pooled, rtt=_session_rtt(session))
             return receipt
+
+    def _log_replaced(self) -> None:
+        log.info(
+            "pooled connection to %s was closed by the server while idle; replacing it",
+            self.settings.address,
+        )
 
     def waits_long(self) -> bool:
         """Whether a send here waits on the network long enough to lend its CPU slot."""
@@ -477,8 +484,8 @@ class PooledTransport:
                     self._open_ahead()
 
     def _warm_session(self, interval: float) -> _Pooled | None:
-        """The idle session due for a NOOP, taken out of the idle list; starts a background
-        open when none is open (and the backoff allows)."""
+        """The idle session due for a NOOP (or that the server closed), taken out of the
+        idle list; starts a background open when none is open (and the backoff allows)."""
         with self._lock:
             if self._closed:
                 return None
@@ -489,7 +496,8 @@ class PooledTransport:
             if not self._idle:
                 return None
             newest = self._idle[-1]
-            if time.monotonic() - newest.checked_at < interval:
+            due = time.monotonic() - newest.checked_at >= interval
+            if not due and not newest.session.closed_by_peer():
                 return None
             return self._idle.pop()
 

@@ -11,6 +11,7 @@ import errno
 import ipaddress
 import logging
 import re
+import select
 import smtplib
 import socket
 import ssl
@@ -401,6 +402,19 @@ class SmtpSession:
         except SmtpConnectorError:
             return False
         return code == 250
+
+    def closed_by_peer(self) -> bool:
+        """Whether the server spoke or hung up while the session sat idle (a 421 at its idle
+        limit, a close): an idle SMTP session has nothing to read, so anything readable
+        means it is gone. A non-blocking check, no round trip."""
+        sock = self._smtp.sock
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def round_trip_time(self) -> float:
         """The kernel's round-trip time of this connection in seconds; 0.0 when unknown."""
