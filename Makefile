@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml $(SOURCES)
 	@touch $(STAMP)
 
 ## make run: start the service on the embedded development mailbox (no SMTP provider needed).
+# It serves the local web console too (server/console/; its address is in the log).
+run: export SMTP_CONNECTOR_CONSOLE ?= true
 run: $(STAMP)
 	$(BIN)/smtp-connector serve --config examples/dev-config.json --dev-mailbox var/mailbox
 

@@ -176,7 +176,7 @@ def handshake(session: SmtpSession, steps: Steps, *, plain_auth: bool = True) ->
         return Found(f"NOT encrypted ({why}): the password and mail travel in plain text")
 
     def auth() -> Found:
-        if not (plain_auth or session.encrypted) and (settings.user or settings.password):
+        if not (plain_auth or session.encrypted) and settings.has_credentials:
             return Found("not tried: credentials are never sent over a plain connection")
         reply = session.authenticate()
         if reply is None:

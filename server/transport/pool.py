@@ -98,13 +98,12 @@ class PooledTransport:
     ) -> None:
         limits = limits or PoolLimits()
         self.settings = settings
-        # A config may narrow the server's limits with nodemailer's own keys.
-        max_connections = limits.max_connections
-        if settings.max_connections:
-            max_connections = min(settings.max_connections, max_connections)
+        # A config may narrow the server's limits with nodemailer's own keys, never widen them.
         self.limits = PoolLimits(
-            max_connections=max_connections,
-            max_messages=settings.max_messages or limits.max_messages,
+            max_connections=min(
+                settings.max_connections or limits.max_connections, limits.max_connections
+            ),
+            max_messages=min(settings.max_messages or limits.max_messages, limits.max_messages),
             idle_timeout=limits.idle_timeout,
             acquire_timeout=limits.acquire_timeout,
             keep_warm=limits.keep_warm,
@@ -120,7 +119,7 @@ class PooledTransport:
         self._waiting = 0  # sends waiting for a session
         self._failures = 0  # background opens failed in a row
         self._retry_at = 0.0  # no background open before this
-        self.concurrency = AdaptiveLimit(max_connections)
+        self.concurrency = AdaptiveLimit(self.limits.max_connections)
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._keeper: threading.Thread | None = None

@@ -3,6 +3,8 @@
 ``SmtpSession`` drives one connection a step at a time (connect, greeting, EHLO, TLS, AUTH,
 MAIL, RCPT, DATA), so that a send and a connection test share every line of SMTP code.
 Every smtplib, ssl and socket exception is turned into a domain error in ``_translate``.
+Every reply's text passes through the session's ``ReplyText`` (transport/redaction.py)
+before anything uses it: no secret of the session leaves in it, echoed or encoded.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..errors import (
     Cause,
     DeadlineExceeded,
     DeliveryUnknown,
+    FieldViolation,
     InvalidConfig,
     InvalidRequest,
     PlaintextAuthRefused,
@@ -40,9 +43,11 @@ from ..errors import (
 from . import resolver
 from .advice import silent_greeting, tls_advice
 from .base import ConnectionSettings, Envelope, Reply, SendReceipt, Stage, TlsMode
-from .deadline_reader import DeadlineReader
+from .deadline_reader import DeadlineReader, ReplyTooLarge
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
+from .redaction import ReplyText
 from .tls import client_context
+from .utf8_auth import Utf8AuthSMTP
 
 log = logging.getLogger(__name__)
 _Error = TypeVar("_Error", bound=SmtpConnectorError)
@@ -105,8 +110,9 @@ def _reply_error(settings: ConnectionSettings, stage: str, code: int, text: str)
     return error_type(message, stage=stage, smtp_code=code, enhanced_code=enhanced_code)
 
 
-class _SMTP(smtplib.SMTP):
-    """smtplib's client, remembering which AUTH mechanism succeeded (for connection tests)."""
+class _SMTP(Utf8AuthSMTP):
+    """smtplib's client with UTF-8 AUTH (as nodemailer), remembering which AUTH mechanism
+    succeeded (for connection tests)."""
 
     auth_mechanism: str | None = None
 
@@ -126,6 +132,7 @@ class SmtpSession:
         self.deadline = deadline
         self._context = context
         self._smtp = _SMTP(local_hostname=settings.local_hostname or default_local_hostname())
+        self._text = ReplyText(_secrets(settings))
         self.encrypted = False
         self.tls_version: str | None = None
         self.cipher: str | None = None
@@ -153,7 +160,7 @@ class SmtpSession:
         """Read the server's 220 banner."""
         with self._translate(Stage.GREETING, self.settings.greeting_timeout):
             code, text = self._smtp.getreply()
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code != 220:
             raise _reply_error(self.settings, Stage.GREETING, code, reply.text)
         return reply
@@ -164,7 +171,7 @@ class SmtpSession:
             code, text = self._smtp.ehlo()
             if not 200 <= code < 300:
                 code, text = self._smtp.helo()
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if not 200 <= code < 300:
             raise _reply_error(self.settings, Stage.EHLO, code, reply.text)
         return reply
@@ -218,7 +225,7 @@ class SmtpSession:
         """Upgrade the connection with STARTTLS; EHLO must be said again afterwards."""
         with self._translate(Stage.TLS):
             code, text = self._smtp.docmd("STARTTLS")
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code != 220:
             raise _reply_error(self.settings, Stage.TLS, code, reply.text)
         self._wrap_tls()
@@ -236,10 +243,13 @@ class SmtpSession:
         the best the server advertises."""
         settings = self.settings
         oauth2 = settings.oauth2
-        if oauth2 is None and not (settings.user or settings.password):
+        if not settings.has_credentials:
+            return None
+        offered = self.auth_mechanisms()
+        if oauth2 is None and not settings.password:
+            self._user_without_password(offered)
             return None
         self._refuse_plaintext_auth()
-        offered = self.auth_mechanisms()
         if not offered:
             raise SmtpAuthFailed(
                 f"SMTP server {settings.address} offers no AUTH"
@@ -258,7 +268,20 @@ class SmtpSession:
             )
         with self._translate(Stage.AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
-        return Reply(code, _text(text))
+        return Reply(code, self._text(text))
+
+    def _user_without_password(self, offered: list[str]) -> None:
+        """A user and no password, as nodemailer reads it: no login where the server offers
+        no AUTH, and no attempt with an empty password where it does."""
+        if not offered:
+            return None
+        raise SmtpAuthFailed(
+            f"SMTP server {self.settings.address} asks for AUTH but the config has a user and "
+            "no password (nodemailer refuses too: 'Missing credentials'): set auth.pass (or the "
+            "server's SMTP_CONNECTOR_SMTP_PASSWORD), or, for a service account, "
+            '"type": "OAuth2"; the message was not sent',
+            stage=Stage.AUTH,
+        )
 
     def auth_mechanisms(self) -> list[str]:
         """The AUTH mechanisms the server advertised, upper-case."""
@@ -309,6 +332,8 @@ class SmtpSession:
         return self._xoauth2_with(credentials.user, token)
 
     def _xoauth2_with(self, user: str, token: str) -> Reply:
+        self._text = self._text.with_secret(token)  # a fetched token is a secret too
+
         def respond(challenge: bytes | None = None) -> str:
             # After a refusal the server sends a JSON error as a challenge; an empty answer
             # ends the exchange, and the server then replies 535.
@@ -316,7 +341,7 @@ class SmtpSession:
 
         with self._translate(Stage.AUTH):
             code, text = self._smtp.auth("XOAUTH2", respond, initial_response_ok=True)
-        return Reply(code, _text(text))
+        return Reply(code, self._text(text))
 
     def mail(self, envelope: Envelope) -> Reply:
         """MAIL FROM."""
@@ -372,7 +397,7 @@ class SmtpSession:
             self._smtp.send(_dot_stuffed(data))
         with self._translate(Stage.END_OF_DATA):
             code, text = self._smtp.getreply()
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if not 200 <= code < 300:
             raise _reply_error(self.settings, Stage.DATA, code, reply.text)
         return reply
@@ -454,13 +479,13 @@ class SmtpSession:
         return self._smtp.getreply()
 
     def _mail_reply(self, code: int, text: bytes) -> Reply:
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code != 250:
             raise _reply_error(self.settings, Stage.MAIL, code, reply.text)
         return reply
 
     def _rcpt_reply(self, recipient: str, code: int, text: bytes) -> Reply:
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code not in (250, 251):
             error = _reply_error(
                 self.settings, Stage.RCPT, code, f"{reply.text} (for <{recipient}>)"
@@ -472,7 +497,7 @@ class SmtpSession:
     def _go_ahead(self, code: int, text: bytes) -> None:
         """The reply to DATA: 354, or the refusal."""
         if code != 354:
-            raise _reply_error(self.settings, Stage.DATA, code, _text(text))
+            raise _reply_error(self.settings, Stage.DATA, code, self._text(text))
 
     def _wrap_tls(self) -> None:
         settings = self.settings
@@ -511,10 +536,10 @@ class SmtpSession:
             noted(exc, exc)  # ours already (OAuth2): keep what it was raised from
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            error = _reply_error(settings, Stage.AUTH, exc.smtp_code, _text(exc.smtp_error))
+            error = _reply_error(settings, Stage.AUTH, exc.smtp_code, self._text(exc.smtp_error))
             raise noted(error, exc) from None
         except smtplib.SMTPResponseException as exc:
-            error = _reply_error(settings, stage, exc.smtp_code, _text(exc.smtp_error))
+            error = _reply_error(settings, stage, exc.smtp_code, self._text(exc.smtp_error))
             raise noted(error, exc) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise noted(self._unsupported(stage, str(exc)), exc) from None
@@ -525,7 +550,17 @@ class SmtpSession:
             raise noted(self._unsupported(stage, str(exc)), exc) from None
         except ssl.SSLError as exc:
             raise noted(self._tls_failed(exc), exc) from None
-        except (OSError, UnicodeError) as exc:
+        except UnicodeError as exc:
+            # A value the protocol cannot carry (say, non-ASCII where SMTP wants ASCII): the
+            # config or request must change; the connection is fine. The text is not repeated:
+            # it may be a credential.
+            unencodable = InvalidConfig(
+                f"the config or request has text that cannot be sent at {stage} to "
+                f"{settings.address} ({type(exc).__name__}: {getattr(exc, 'reason', 'unencodable')}"
+                "); the message was not sent"
+            )
+            raise noted(unencodable, exc) from None
+        except OSError as exc:
             raise noted(self._lost(stage, exc), exc) from None
         except ValueError as exc:
             # smtplib and ssl refuse some config values only once they use them: a line
@@ -572,6 +607,14 @@ class SmtpSession:
                 "and before the server replied: it may or may not have been accepted; a blind "
                 "retry may deliver it twice (the same idempotency key replays this outcome)"
             )
+        if isinstance(cause, ReplyTooLarge):  # the reader's budget: we hung up
+            return SmtpUnavailable(
+                f"SMTP server {settings.address} sent a reply at {stage} that was "
+                f"{cause.what}, more than any server sends: the connection was dropped; the "
+                "message was not sent",
+                stage=stage,
+                reason=Reason.SMTP_CONNECTION_LOST,
+            )
         if isinstance(cause, TimeoutError):
             if self.deadline.expired():
                 return DeadlineExceeded(
@@ -610,10 +653,13 @@ def _os_detail(exc: BaseException | None) -> str:
     return str(exc) if exc else "unknown error"
 
 
-def _text(value: bytes | str) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return " ".join(value.split())
+def _secrets(settings: ConnectionSettings) -> list[str | None]:
+    """Every secret a session holds, which no reply text may carry out."""
+    secrets = [settings.password]
+    if settings.oauth2 is not None:
+        oauth2 = settings.oauth2
+        secrets += [oauth2.access_token, oauth2.client_secret, oauth2.refresh_token]
+    return secrets
 
 
 def classify(exc: BaseException | None) -> tuple[Cause, str]:
@@ -665,7 +711,16 @@ def resolve_addresses(settings: ConnectionSettings, deadline: Deadline) -> tuple
             reason=Reason.SMTP_TIMEOUT,
         )
         raise noted(error, exc) from exc
-    except (socket.gaierror, UnicodeError) as exc:
+    except UnicodeError as exc:  # not a host name at all (an empty or too long label)
+        description = f"'{settings.host}' is not a host name: {exc}"
+        raise noted(
+            InvalidConfig(
+                f"host: {description}; the message was not sent",
+                violations=(FieldViolation("host", description),),
+            ),
+            exc,
+        ) from exc
+    except socket.gaierror as exc:
         error = SmtpUnavailable(
             f"cannot resolve the host name '{settings.host}': {exc}",
             stage=Stage.RESOLVE,
