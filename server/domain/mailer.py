@@ -22,6 +22,7 @@ from ..transport.oauth import (
     OAuth2Credentials,
 )
 from ..transport.pool import transport_factory
+from ..transport.slots import waiting_on_the_network
 from ..transport.tls import refuse_file_paths
 from .config import (
     AuthConfig,
@@ -326,7 +327,9 @@ class Mailer:
         prepared = prepare_message(loaded, request, self.render_budget, deadline)
         entry = self._checkout(loaded.connection)
         try:
-            receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
+            waits = getattr(entry.transport, "waits_long", None)
+            with waiting_on_the_network(callable(waits) and bool(waits())):
+                receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
         finally:
             self._checkin(entry)
         log.info(
