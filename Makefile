@@ -52,7 +52,7 @@ run: $(RUN_STAMP)
 
 ## make dist: build the wheel into dist/ (then `pip install 'dist/<wheel>[server]'` anywhere).
 dist: $(RUN_STAMP)
-	rm -rf dist build
+	rm -rf dist build/lib build/bdist.*  # not build/__editable__*: the link tree of .venv
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/*.whl
 
