@@ -47,11 +47,13 @@ class Shell:
         """Run ``command`` as if typed at the prompt; waits at most ``timeout`` seconds."""
         assert self._process.stdin is not None
         self._count += 1
-        output = self._scratch / f"{self._count:03d}.out"
-        status = self._scratch / f"{self._count:03d}.status"
-        # The status line stands apart, so that it runs even after a syntax error.
+        name = self._scratch / f"{self._count:03d}"
+        output, status = name.with_suffix(".out"), name.with_suffix(".status")
+        name.with_suffix(".sh").write_text(command + "\n", encoding="utf-8")
+        # Sourced, not typed into the pipe: a syntax error then fails the command, where it
+        # would end a non-interactive shell reading its input.
         script = (
-            f"{{\n{command}\n}} > {output} 2>&1 < /dev/null\n"
+            f"{{ source {name}.sh; }} > {output} 2>&1 < /dev/null\n"
             f"echo $? > {status}.tmp && mv {status}.tmp {status}\n"
         )
         started = time.monotonic()
@@ -70,6 +72,9 @@ class Shell:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGTERM)
             self._process.wait(timeout=10)
+        if self._process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._process.stdin.close()
 
     def __enter__(self) -> Shell:
         return self
