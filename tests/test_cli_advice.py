@@ -6,7 +6,10 @@ a send uses."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,9 @@ from smtp_connector.client.cli import main
 from tests.conftest import ServerFactory, make_config
 from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "smtp_connector.client.cli"]
 
 # Configs with errors, warnings and neither, as a newcomer writes them.
 CONFIGS: dict[str, dict[str, Any] | str] = {
@@ -177,3 +183,33 @@ def test_resolve_says_when_no_template_matches(
     _status, out, _err = run(capsys, *argv)
     assert "<- used" not in out
     assert "no template matches Register: a send fails with TEMPLATE_NOT_FOUND" in out
+
+
+def test_a_second_dev_mailbox_says_what_holds_its_address(tmp_path: Path) -> None:
+    """A second `make run` meets the first one's mailbox: the error says it is the dev
+    mailbox, that another smtp-connector may hold it, and which flag moves it."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        config = str(ROOT / "examples" / "dev-config.json")
+        mailbox = str(tmp_path / "mailbox")
+        done = subprocess.run(
+            [
+                *CLI,
+                "serve",
+                "--config",
+                config,
+                "--dev-mailbox",
+                mailbox,
+                "--address",
+                "127.0.0.1:0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "SMTP_CONNECTOR_DEV_MAILBOX_ADDRESS": address},
+        )
+    assert done.returncode == 2
+    assert f"the development mailbox (--dev-mailbox) cannot listen on {address}" in done.stderr
+    assert "another smtp-connector" in done.stderr
+    assert "--dev-mailbox-address HOST:PORT (SMTP_CONNECTOR_DEV_MAILBOX_ADDRESS)" in done.stderr
+    assert "Traceback" not in done.stderr
