@@ -21,7 +21,9 @@ RELEASED_PROTO := protos/released/smtp_connector.v1.binpb
 RUN_STAMP := $(VENV)/.installed-server
 INSTALL_LOG := $(VENV)/install.log
 # pip's own lines, shortened to one a package, so a slow download never looks like a hang.
-PIP_PROGRESS := sed -u -n -e 's/^Collecting \([^ ]*\).*/  collecting \1/p' \
+PIP_PROGRESS := sed -u -n -e 's/^Collecting \([A-Za-z0-9_.-]*\).*/  collecting \1/p' \
+  -e 's/^Processing .*\/\([A-Za-z0-9_.]*\)-[^/]*\.whl.*/  collecting \1/p' \
+  -e 's/^Building wheels for collected packages.*/  building smtp-connector/p' \
   -e 's/^Installing collected packages.*/  installing them into $(VENV)/p'
 define pip_install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
