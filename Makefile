@@ -59,9 +59,9 @@ dist: $(RUN_STAMP)
 	@ls dist/*.whl
 
 ## make readme-check: run the README's runnable blocks in a fresh clone of HEAD against
-## `make run`'s server (tests/readme/; README.md, "Development").
-readme-check: $(STAMP)
-	$(BIN)/python -m tests.readme.run $(README_ARGS)
+## `make run`'s server (tests/readme/, standard library only; README.md, "Development").
+readme-check:
+	$(PYTHON) -m tests.readme.run $(README_ARGS)
 
 ## make test: the whole suite (lint, types, stale stubs, tests).
 test: $(STAMP) system-deps
