@@ -74,13 +74,25 @@ def parse_mailbox(value: str) -> Address:
     SMTPUTF8."""
     _no_line_break(value)
     name, addr = parseaddr(value)
-    if not addr:
-        raise ValueError(f"'{value}' is not an email address")
-    return check_address(addr, display_name=name)
+    if not addr or not _is_whole(value, addr):
+        raise ValueError(
+            f"'{value}' is not an email address: write it as name@example.com or "
+            "Name <name@example.com>"
+        )
+    return check_address(addr, display_name=name, written=value)
 
 
-def check_address(addr: str, display_name: str = "") -> Address:
-    """The address with its domain in ASCII form; ValueError when its syntax is wrong."""
+def _is_whole(value: str, addr: str) -> bool:
+    """Whether the address parseaddr found is all there is besides a display name in front of
+    ``<addr>`` (or a ``(comment)``): of ``not an address`` it keeps ``not``, of ``a@b.c x``
+    ``a@b.c``, and the rest would be dropped unseen."""
+    bare = re.sub(r"\([^()]*\)", "", value).strip()
+    return bare == addr or bare.endswith(f"<{addr}>")
+
+
+def check_address(addr: str, display_name: str = "", written: str = "") -> Address:
+    """The address with its domain in ASCII form; ValueError, quoting the address as
+    ``written`` (with its name and brackets), when its syntax is wrong."""
     if has_line_break(addr):
         raise ValueError("must not contain a line break (CR or LF)")
     try:
@@ -91,7 +103,9 @@ def check_address(addr: str, display_name: str = "") -> Address:
             addr, check_deliverability=False, allow_smtputf8=True, test_environment=True
         )
     except EmailNotValidError as exc:
-        raise ValueError(f"'{addr}' is not a valid email address: {exc}") from None
+        # email-validator's sentences end in a period; ours go on after this one.
+        why = str(exc).rstrip(".")
+        raise ValueError(f"'{written or addr}' is not a valid email address: {why}") from None
     return Address(display_name, username=checked.local_part, domain=checked.ascii_domain)
 
 
