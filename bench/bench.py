@@ -487,7 +487,7 @@ def hottest(raw: Path, top: int) -> str:
 
 def sample_message() -> bytes:
     """One message as the service writes it for the benchmark's template."""
-    from smtp_connector.server.mailer import SendRequest, load_config, prepare_message
+    from smtp_connector.server.domain.mailer import SendRequest, load_config, prepare_message
 
     config = {"host": "127.0.0.1", "port": 25, "fromEmail": "Logto <noreply@example.com>"}
     loaded = load_config(json.dumps({**config, "templates": [TEMPLATE]}))

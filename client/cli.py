@@ -31,77 +31,13 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 _SEVERITY = {1: "error", 2: "warning"}
 _WIDTH = 100
 
-# The serve flags of the mesh settings: (setting, type, help). Each flag is --setting-name and
-# defaults to the environment variable SMTP_CONNECTOR_SETTING_NAME (the README's table).
-# Bearer tokens have no flag: a command line is visible to every user of the machine.
-_MESH_FLAGS: tuple[tuple[str, Any, str], ...] = (
-    ("tls_cert_file", str, "PEM certificate chain: serve TLS"),
-    ("tls_key_file", str, "PEM private key of the certificate"),
-    ("tls_client_ca_file", str, "PEM CA bundle: require client certificates (mTLS)"),
-    ("auth_tokens_file", str, "file of accepted bearer tokens, one a line"),
-    ("reflection", bool, "serve gRPC reflection [on]"),
-    ("allow_inline_config", bool, "accept config_json in requests [off]"),
-    ("inline_allowed_hosts", str, "comma-separated host patterns for inline configs [*]"),
-    ("inline_allowed_ports", str, "comma-separated ports for inline configs [25,465,587,2525]"),
-    ("inline_allowed_networks", str, "comma-separated CIDRs inline configs may reach anyway"),
-    ("max_request_bytes", int, "largest request [1048576]"),
-    ("max_template_bytes", int, "largest template [65536]"),
-    ("max_payload_depth", int, "deepest payload nesting [8]"),
-    ("max_concurrent_rpcs", int, "service RPCs running or waiting at once [0 = 64 x workers]"),
-    ("rate_limit", float, "RPCs per second per caller [0 = off]"),
-    ("rate_limit_burst", int, "rate-limit bucket size [10]"),
-    ("keepalive_time", float, "seconds before pinging an idle client [60]"),
-    ("keepalive_timeout", float, "seconds to wait for a ping answer [20]"),
-    ("keepalive_min_ping_interval", float, "shortest client ping interval tolerated [10]"),
-    ("max_connection_age", float, "seconds before asking clients to reconnect [0 = never]"),
-    ("metrics_address", str, "host:port of the Prometheus endpoint [off]"),
-    ("log_format", str, "text or json [text]"),
-)
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smtp-connector", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the gRPC server")
-    serve.add_argument("--config", help="connector config JSON file [SMTP_CONNECTOR_CONFIG]")
-    serve.add_argument(
-        "--address", help=f"listen on host:port [SMTP_CONNECTOR_ADDRESS, {DEFAULT_ADDRESS}]"
-    )
-    serve.add_argument("--workers", type=int, help="RPC threads [SMTP_CONNECTOR_WORKERS, 4]")
-    serve.add_argument(
-        "--processes", type=int, help="server processes on one port [SMTP_CONNECTOR_PROCESSES, 1]"
-    )
-    serve.add_argument(
-        "--log-level", help="DEBUG, INFO, WARNING or ERROR [SMTP_CONNECTOR_LOG_LEVEL]"
-    )
-    serve.add_argument("--grace-period", type=float, help="seconds to drain on SIGTERM [10]")
-    serve.add_argument("--smtp-password-file", help="file holding the SMTP password")
-    serve.add_argument("--dev-mailbox", help="start a local mailbox storing .eml files here")
-    serve.add_argument("--dev-mailbox-address", help="host:port of the mailbox [127.0.0.1:2525]")
-    serve.add_argument(
-        "--no-pool",
-        dest="pool",
-        action="store_const",
-        const=False,
-        help="one SMTP connection per message [SMTP_CONNECTOR_POOL=false]",
-    )
-    serve.add_argument(
-        "--pool-max-connections", type=int, help="SMTP connections per config at most [5]"
-    )
-    serve.add_argument(
-        "--pool-max-messages", type=int, help="messages per SMTP connection at most [100]"
-    )
-    serve.add_argument(
-        "--pool-idle-timeout", type=float, help="seconds an idle SMTP connection stays open [30]"
-    )
-    for name, kind, help_text in _MESH_FLAGS:
-        flag = "--" + name.replace("_", "-")
-        env = f"SMTP_CONNECTOR_{name.upper()}"
-        if kind is bool:
-            serve.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        else:
-            serve.add_argument(flag, type=kind, help=f"{help_text} [{env}]")
+    # The server's own command: its flags live with the server (smtp_connector.server.serve).
+    commands.add_parser("serve", help="run the gRPC server (smtp-connector serve --help)")
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
@@ -159,45 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(argv: Sequence[str]) -> int:
     try:
-        from smtp_connector.server.app import serve
-        from smtp_connector.server.errors import InvalidRequest
-        from smtp_connector.server.settings import Settings
+        from smtp_connector.server.serve import main as serve_main
     except ImportError as exc:
         print(
             f"the server needs its extra: pip install 'smtp-connector[server]' ({exc})",
             file=sys.stderr,
         )
         return 2
-    flags = {
-        "config": args.config,
-        "address": args.address,
-        "workers": args.workers,
-        "processes": args.processes,
-        "log_level": args.log_level,
-        "grace_period": args.grace_period,
-        "smtp_password_file": args.smtp_password_file,
-        "dev_mailbox": args.dev_mailbox,
-        "dev_mailbox_address": args.dev_mailbox_address,
-        "pool": args.pool,
-        "pool_max_connections": args.pool_max_connections,
-        "pool_max_messages": args.pool_max_messages,
-        "pool_idle_timeout": args.pool_idle_timeout,
-    }
-    flags.update({name: getattr(args, name) for name, _kind, _help in _MESH_FLAGS})
-    try:
-        settings = Settings(**{k: v for k, v in flags.items() if v is not None})
-        serve(settings)
-    except InvalidRequest as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        for violation in exc.violations:
-            print(f"  {violation.field or '(config)'}: {violation.description}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return serve_main(argv)
 
 
 def _channel_security(args: argparse.Namespace) -> tuple[Tls | None, str | None]:
@@ -382,9 +289,10 @@ _CLIENT_COMMANDS = {"send": _send, "validate": _validate, "test": _test}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["serve"]:
+        return _serve(words[1:])
+    args = _parser().parse_args(words)
     try:
         tls, token = _channel_security(args)
         with SmtpConnectorClient(args.target, timeout=args.timeout, tls=tls, token=token) as client:

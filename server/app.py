@@ -18,27 +18,27 @@ from grpc_reflection.v1alpha import reflection
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from .devmailbox import DevMailbox
-from .guard import InlineGuard
-from .health import SERVICE_NAME, Health
-from .idempotency import Idempotency, open_idempotency
-from .interceptors import BearerTokenInterceptor, ObservingInterceptor
-from .limits import (
+from .domain.guard import InlineGuard
+from .domain.mailer import Mailer
+from .domain.profiles import Profiles, load_profiles
+from .domain.templates import check_template_sizes
+from .idempotency.engine import Idempotency, open_idempotency
+from .logs import configure_logging
+from .metrics import Metrics
+from .processes import serve_processes
+from .reload import Reloader
+from .rpc.health import SERVICE_NAME, Health
+from .rpc.interceptors import BearerTokenInterceptor, ObservingInterceptor
+from .rpc.limits import (
     Admission,
     RateLimiter,
     ServiceExecutor,
     ServiceLimitsInterceptor,
-    check_template_sizes,
 )
-from .listener_tls import server_credentials
-from .logs import configure_logging
-from .mailer import Mailer
-from .metrics import Metrics
-from .pool import PoolLimits, transport_factory
-from .processes import serve_processes
-from .profiles import Profiles, load_profiles
-from .reload import Reloader
-from .servicer import SmtpConnectorServicer
+from .rpc.listener_tls import server_credentials
+from .rpc.servicer import SmtpConnectorServicer
 from .settings import Settings, split_address
+from .transport.pool import PoolLimits, transport_factory
 
 log = logging.getLogger(__name__)
 

@@ -71,6 +71,23 @@ class Reason(StrEnum):
     INTERNAL = "INTERNAL"
 
 
+class Cause(StrEnum):
+    """The low-level cause of an SMTP failure, as the transport read it from smtplib, ssl or
+    the socket (or the diagnosis from what the server offers); hints are chosen from it."""
+
+    UNKNOWN = "unknown"
+    DNS = "dns"  # the host name does not resolve
+    REFUSED = "refused"  # nothing listens on the port
+    UNREACHABLE = "unreachable"  # no route to the host or network
+    TIMEOUT = "timeout"  # no answer in time
+    WRONG_VERSION = "wrong_version_number"  # TLS spoken to plain SMTP, or the reverse
+    CERT_UNTRUSTED = "cert_untrusted"  # self-signed, or issued by an unknown CA
+    CERT_HOSTNAME = "cert_hostname"  # the certificate is for another name
+    CERT_EXPIRED = "cert_expired"  # the certificate expired (or is not valid yet)
+    NO_STARTTLS = "no_starttls"  # requireTLS, but the server offers no STARTTLS
+    NO_AUTH = "no_auth"  # credentials configured, but the server offers no AUTH
+
+
 class Delivery(StrEnum):
     """What became of the message when a send failed."""
 
@@ -90,6 +107,11 @@ class SmtpConnectorError(Exception):
     """The base of every error the domain raises."""
 
     default_reason: Reason = Reason.INTERNAL
+    # The facts of the low-level failure under this error, noted by the transport where it
+    # translates it (transport/session.py): its cause, and OpenSSL's words for a refused
+    # certificate.
+    cause: Cause = Cause.UNKNOWN
+    verify_error: str = ""
 
     def __init__(
         self,

@@ -11,14 +11,19 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from .errors import SmtpConnectorError, SmtpError
 from .settings import split_address
-from .transport import SmtpTransport
+from .transport.session import SmtpTransport
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     from .deadline import Deadline
-    from .mailer import TransportFactory
-    from .transport import ConnectionSettings, Envelope, SendReceipt, Transport
+    from .transport.base import (
+        ConnectionSettings,
+        Envelope,
+        SendReceipt,
+        Transport,
+        TransportFactory,
+    )
 
 # SMTP sends take from milliseconds (a local relay) to tens of seconds (a slow provider).
 _SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)

@@ -8,12 +8,12 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from .domain.mailer import Mailer
+from .domain.profiles import Profiles
 from .errors import InvalidRequest
-from .health import Health
-from .mailer import Mailer
 from .metrics import Metrics
-from .profiles import Profiles
-from .transport import ConnectionSettings
+from .rpc.health import Health
+from .transport.base import ConnectionSettings
 
 log = logging.getLogger(__name__)
 

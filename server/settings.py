@@ -217,6 +217,12 @@ class Settings(BaseSettings):
         return None
 
 
+def setting_default(name: str) -> Any:
+    """The default of the setting ``name``: modules that need one (the pool, the probe, the
+    inline guard, the serve command's help) read it here, so each is written once."""
+    return Settings.model_fields[name].default
+
+
 def split_address(address: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:port`` for IPv6) into its parts."""
     host, sep, port = address.rpartition(":")

@@ -7,9 +7,14 @@ from __future__ import annotations
 import pytest
 from smtp_connector.client import InvalidRequestError, RecipientRefusedError
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.transport import ConnectionSettings, Envelope, SmtpTransport, TlsMode
+from smtp_connector.server.transport import (
+    ConnectionSettings,
+    Envelope,
+    SmtpTransport,
+    TlsMode,
+)
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 

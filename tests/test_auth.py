@@ -16,14 +16,18 @@ from smtp_connector.client import (
     SmtpAuthError,
     SmtpConnectorClient,
 )
-from smtp_connector.server.config import parse_config
 from smtp_connector.server.deadline import Deadline
+from smtp_connector.server.domain.config import parse_config
 from smtp_connector.server.errors import InvalidConfig, PlaintextAuthRefused
-from smtp_connector.server.transport import ConnectionSettings, SmtpSession, create_ssl_context
+from smtp_connector.server.transport import (
+    ConnectionSettings,
+    SmtpSession,
+    create_ssl_context,
+)
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.certs import ca_pem, server_context
 from tests.support.oauth import TokenEndpoint
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 USERS = {"alice": "s3cret-pass"}

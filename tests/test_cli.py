@@ -17,8 +17,8 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.cli import main
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.process import ServerProcess
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,8 +22,8 @@ from smtp_connector.client import (
     cli,
 )
 from smtp_connector.client._channel import ChannelSettings
-from smtp_connector.server.mailer import Mailer
-from smtp_connector.server.servicer import SmtpConnectorServicer
+from smtp_connector.server.domain.mailer import Mailer
+from smtp_connector.server.rpc.servicer import SmtpConnectorServicer
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from tests.support.node import ROOT, run_node

@@ -17,8 +17,7 @@ from smtp_connector.client import (
     TemplateVariableMissingError,
 )
 
-from tests.conftest import ServerFactory, make_config
-from tests.support.service import running_service
+from tests.support.service import ServerFactory, make_config, running_service
 from tests.support.smtp import SmtpServer
 
 

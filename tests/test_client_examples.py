@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_config
 from tests.support.node import ROOT, run_node
-from tests.support.service import running_service
+from tests.support.service import make_config, running_service
 from tests.support.smtp import SmtpServer
 
 EXAMPLES = ROOT / "examples"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_config
 from tests.support.node import ROOT
-from tests.support.service import running_service
+from tests.support.service import make_config, running_service
 from tests.support.smtp import SmtpServer
 
 SERVER_ONLY = ("pydantic", "pydantic_settings", "jinja2", "email_validator", "aiosmtpd")

@@ -6,19 +6,19 @@ import json
 
 import pytest
 from smtp_connector.client import SmtpConnectorClient
-from smtp_connector.server.config import REDACTED, parse_config
-from smtp_connector.server.errors import InvalidConfig, InvalidSender
-from smtp_connector.server.mailer import (
+from smtp_connector.server.domain.config import REDACTED, parse_config
+from smtp_connector.server.domain.mailer import (
     SendRequest,
     connection_settings,
     load_config,
     prepare_message,
 )
+from smtp_connector.server.errors import InvalidConfig, InvalidSender
 from smtp_connector.server.transport import TlsMode
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 
 LATER_LOGTO_CONFIG = {
     "host": "smtp.example.com",

@@ -13,13 +13,10 @@ import trustme
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
-from tests.support.listeners import (
-    FullBacklogListener,
-    self_signed_context,
-    server_context,
-)
+from tests.support.certs import server_context
+from tests.support.listeners import FullBacklogListener, self_signed_context
 from tests.support.raw import RawServer, closed_port, never_greets
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 FAST = {"connectionTimeout": 500, "greetingTimeout": 500, "socketTimeout": 2000}

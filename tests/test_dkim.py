@@ -17,8 +17,8 @@ from smtp_connector.server.app import load_server_config
 from smtp_connector.server.errors import InvalidConfig
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 SELECTOR = "mail2026"

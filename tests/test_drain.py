@@ -13,8 +13,8 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import ServiceUnavailableError
 
-from tests.conftest import make_config
 from tests.support.process import ServerProcess
+from tests.support.service import make_config
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer
 

@@ -23,12 +23,17 @@ from smtp_connector.client import (
     TemplateVariableMissingError,
 )
 from smtp_connector.server.deadline import Deadline
+from smtp_connector.server.domain.mailer import Mailer
 from smtp_connector.server.errors import DeadlineExceeded
-from smtp_connector.server.mailer import Mailer
-from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt, SmtpTransport
+from smtp_connector.server.transport import (
+    ConnectionSettings,
+    Envelope,
+    SendReceipt,
+    SmtpTransport,
+)
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.raw import RawServer, closed_port, hangs_up_after_ehlo, never_greets
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 PAYLOAD = {"code": "123456", "application": {"name": "Acme"}}

@@ -28,8 +28,8 @@ from smtp_connector.server.transport import (
     deliver,
 )
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.faults import DATA, END_OF_DATA, MAIL, RCPT, Fault, FaultServer
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import free_port
 
 PAYLOAD = {"code": "123456", "application": {"name": "Fault test"}}

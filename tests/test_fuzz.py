@@ -20,12 +20,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.errors import SmtpConnectorError
-from smtp_connector.server.app import create_server
 from smtp_connector.server.errors import Reason
-from smtp_connector.server.mailer import Mailer
-from smtp_connector.server.settings import Settings
 
-from tests.conftest import inline_on_loopback, make_config
+from tests.support.service import in_process_service, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 # Every status a send may end with, besides OK (the README's error table).
@@ -60,22 +57,14 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    folder = tmp_path_factory.mktemp("fuzz")
     with SmtpServer() as smtp:
-        path = tmp_path_factory.mktemp("fuzz") / "config.json"
-        path.write_text(json.dumps(make_config(smtp.port)), encoding="utf-8")
-        mailer = Mailer()
-        server, port = create_server(
-            Settings(address="127.0.0.1:0", config=path, workers=8, **inline_on_loopback()),
-            mailer=mailer,
-        )
-        server.start()
-        client = SmtpConnectorClient(f"127.0.0.1:{port}", timeout=CALL_TIMEOUT)
-        try:
+        config = make_config(smtp.port)
+        with (
+            in_process_service(folder, config, workers=8, **inline_on_loopback()) as service,
+            SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=CALL_TIMEOUT) as client,
+        ):
             yield Target(smtp, client)
-        finally:
-            client.close()
-            server.stop(None).wait()
-            mailer.close()
 
 
 def check_answer(

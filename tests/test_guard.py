@@ -10,11 +10,11 @@ import grpc
 import pytest
 from smtp_connector.client.errors import InvalidRequestError, PermissionDeniedError
 from smtp_connector.server.deadline import Deadline
+from smtp_connector.server.domain.guard import InlineGuard, is_public
+from smtp_connector.server.domain.mailer import Mailer, SendRequest, load_config
 from smtp_connector.server.errors import PermissionDenied
-from smtp_connector.server.guard import InlineGuard, is_public
-from smtp_connector.server.mailer import Mailer, SendRequest, load_config
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 LOOPBACK = "127.0.0.0/8"

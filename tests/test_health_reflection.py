@@ -10,8 +10,8 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.conftest import make_config
 from tests.support.process import ServerProcess
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer
 
 SERVICE = "smtp_connector.v1.SmtpConnectorService"

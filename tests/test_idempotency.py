@@ -33,13 +33,13 @@ from smtp_connector.server.idempotency import (
     Record,
     State,
 )
-from smtp_connector.server.idempotency_memory import MemoryStore
-from smtp_connector.server.idempotency_redis import PREFIX, RedisStore
-from smtp_connector.server.idempotency_sqlite import SqliteStore
+from smtp_connector.server.idempotency.memory_store import MemoryStore
+from smtp_connector.server.idempotency.redis_store import PREFIX, RedisStore
+from smtp_connector.server.idempotency.sqlite_store import SqliteStore
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.redis_server import RedisServer
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 PAYLOAD = {"code": "424242", "application": {"name": "Idempotent"}}

@@ -21,11 +21,10 @@ from smtp_connector.client.errors import (
 )
 from smtp_connector.server.app import create_server
 from smtp_connector.server.errors import InvalidRequest
-from smtp_connector.server.limits import RateLimiter, payload_depth
+from smtp_connector.server.rpc.limits import RateLimiter, payload_depth
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import ServerFactory, make_config
-from tests.support.inprocess import started_service
+from tests.support.service import ServerFactory, in_process_service, make_config
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer
 
@@ -77,7 +76,7 @@ def test_rpcs_beyond_the_concurrency_limit_are_refused_at_once(
     results: list[Any] = []
     config = make_config(smtp_server.port)
     with (
-        started_service(tmp_path, config, max_concurrent_rpcs=1) as service,
+        in_process_service(tmp_path, config, max_concurrent_rpcs=1) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
     ):
         sender = threading.Thread(
@@ -115,7 +114,7 @@ def test_calls_wait_for_a_worker_up_to_the_limit_and_health_checks_still_answer(
     results: list[Any] = []
     config = make_config(smtp_server.port)
     with (
-        started_service(tmp_path, config, workers=1, max_concurrent_rpcs=3) as service,
+        in_process_service(tmp_path, config, workers=1, max_concurrent_rpcs=3) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client,
     ):
         senders = [
@@ -151,7 +150,7 @@ def test_a_call_cancelled_while_it_waits_frees_its_place(
     slow = SlowData(smtp_server, 1.0)
     config = make_config(smtp_server.port)
     with (
-        started_service(tmp_path, config, workers=1, max_concurrent_rpcs=2) as service,
+        in_process_service(tmp_path, config, workers=1, max_concurrent_rpcs=2) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=20) as client,
     ):
         sender = threading.Thread(

@@ -19,7 +19,7 @@ from smtp_connector.client.errors import (
     SmtpConnectorError,
     UnauthenticatedError,
 )
-from smtp_connector.server.interceptors import BearerTokenInterceptor, bearer_token, caller_key
+from smtp_connector.server.rpc.interceptors import BearerTokenInterceptor, bearer_token, caller_key
 
 from tests.support.process import ServerProcess
 from tests.test_health_reflection import list_services

@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from smtp_connector.server.config import TemplateConfig
-from smtp_connector.server.templates import TemplateSet, locale_chain
+from smtp_connector.server.domain.config import TemplateConfig
+from smtp_connector.server.domain.templates import TemplateSet, locale_chain
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 

@@ -7,10 +7,10 @@ import threading
 from typing import ClassVar
 
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.mailer import Mailer, SendRequest, load_config
+from smtp_connector.server.domain.mailer import Mailer, SendRequest, load_config
 from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt
 
-from tests.conftest import make_config
+from tests.support.service import make_config
 
 
 class GatedTransport:

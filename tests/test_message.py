@@ -12,13 +12,13 @@ from email.message import EmailMessage
 
 import pytest
 from smtp_connector.client import SmtpConnectorClient
-from smtp_connector.server import wire
-from smtp_connector.server.config import ContentType
+from smtp_connector.server.domain import mime as wire
+from smtp_connector.server.domain.config import ContentType
+from smtp_connector.server.domain.message import MessageHeaders, build_message
+from smtp_connector.server.domain.templates import RenderedTemplate
 from smtp_connector.server.errors import InvalidRequest
-from smtp_connector.server.message import MessageHeaders, build_message
-from smtp_connector.server.templates import RenderedTemplate
 
-from tests.conftest import CHINESE_SUBJECT, ServerFactory, make_config
+from tests.support.service import CHINESE_SUBJECT, ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 SENDER = Address("Logto", "noreply", "example.com")

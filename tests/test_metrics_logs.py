@@ -19,9 +19,8 @@ from smtp_connector.client.errors import SmtpConnectorError
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from tests.conftest import make_config
-from tests.support.inprocess import started_service
 from tests.support.process import ServerProcess
+from tests.support.service import in_process_service, make_config
 from tests.support.slow import SlowData
 from tests.support.smtp import SmtpServer, free_port
 
@@ -167,7 +166,7 @@ def test_connection_gauges_follow_a_send_in_flight(
 ) -> None:
     slow = SlowData(smtp_server, 1.0)
     with (
-        started_service(tmp_path, make_config(smtp_server.port), pool=pool) as service,
+        in_process_service(tmp_path, make_config(smtp_server.port), pool=pool) as service,
         SmtpConnectorClient(f"127.0.0.1:{service.port}", timeout=10) as client,
     ):
         registry = service.metrics.registry

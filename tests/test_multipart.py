@@ -9,12 +9,12 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from smtp_connector.server.config import ContentType
-from smtp_connector.server.message import MessageHeaders, build_message
-from smtp_connector.server.templates import RenderedTemplate
+from smtp_connector.server.domain.config import ContentType
+from smtp_connector.server.domain.message import MessageHeaders, build_message
+from smtp_connector.server.domain.templates import RenderedTemplate
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer, parse_message
 
 PAYLOAD = {"code": "123456", "application": {"name": "Acme & <Co>"}}

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import make_config
 from tests.support.flaky import flaky_server
 from tests.support.node import ROOT, run_node
-from tests.support.service import running_service
+from tests.support.service import make_config, running_service
 from tests.support.smtp import SmtpServer
 
 

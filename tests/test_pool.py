@@ -19,10 +19,10 @@ from smtp_connector.server.errors import (
     SmtpRejected,
     SmtpUnavailable,
 )
-from smtp_connector.server.pool import PooledTransport, PoolLimits
 from smtp_connector.server.transport import ConnectionSettings, Envelope, TlsMode
+from smtp_connector.server.transport.pool import PooledTransport, PoolLimits
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 ENVELOPE = Envelope("noreply@example.com", ("user@example.com",))
@@ -156,7 +156,7 @@ def test_idle_connections_close_after_the_idle_timeout(smtp_server: SmtpServer) 
 def test_a_connection_the_server_closed_while_idle_is_replaced(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level("INFO", logger="smtp_connector.server.pool")
+    caplog.set_level("INFO", logger="smtp_connector.server.transport.pool")
     with SmtpServer(idle_timeout=0.3) as server:
         transport = PooledTransport(settings_for(server))
         try:

@@ -16,8 +16,8 @@ from smtp_connector.client.errors import SmtpTlsError
 from smtp_connector.server.app import create_mailer
 from smtp_connector.server.settings import Settings
 
-from tests.conftest import CHINESE_SUBJECT, ServerFactory, make_config
 from tests.support.postfix import HOSTNAME, PostfixServer, unavailable_reason
+from tests.support.service import CHINESE_SUBJECT, ServerFactory, make_config
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 

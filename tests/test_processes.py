@@ -23,7 +23,7 @@ from smtp_connector.client.errors import from_rpc_error
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
-from tests.conftest import make_config
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer, free_port
 
 CLI = [sys.executable, "-m", "smtp_connector.client.cli"]

@@ -12,20 +12,14 @@ from typing import Any
 import pytest
 from smtp_connector.client.cli import main
 from smtp_connector.client.errors import InvalidRequestError
-from smtp_connector.server.app import create_server
+from smtp_connector.server.domain.mailer import Mailer, load_config
+from smtp_connector.server.domain.profiles import Profiles, load_profiles, profile_statuses
 from smtp_connector.server.errors import InvalidConfig
-from smtp_connector.server.mailer import Mailer, load_config
-from smtp_connector.server.profiles import (
-    Profiles,
-    handshake_probe,
-    load_profiles,
-    profile_statuses,
-)
-from smtp_connector.server.servicer import SmtpConnectorServicer
-from smtp_connector.server.settings import Settings
+from smtp_connector.server.rpc.servicer import SmtpConnectorServicer
 from smtp_connector.server.transport import ConnectionSettings, SmtpTransport, Transport
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.probes import handshake_probe
+from tests.support.service import ServerFactory, in_process_service, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 
@@ -230,20 +224,15 @@ def test_the_cli_sends_with_a_profile_and_resolves_a_lookup(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "profiles.json"
-    path.write_text(json.dumps(profile_file(smtp_server.port, marketing_server.port)))
+    profiles = profile_file(smtp_server.port, marketing_server.port)
     config = tmp_path / "config.json"
     config.write_text(json.dumps(make_config(1)))
-    server, port = create_server(Settings(address="127.0.0.1:0", config=path))
-    server.start()
-    try:
-        target = ["--target", f"127.0.0.1:{port}"]
+    with in_process_service(tmp_path, profiles) as service:
+        target = ["--target", f"127.0.0.1:{service.port}"]
         to = ["--to", "a@example.com", "--payload", '{"name": "Ada"}']
         sent = main(["send", *target, *to, "--profile", "marketing"])
         tested = main(["test", *target, "--profile", "marketing"])
         resolved = main(["validate", *target, str(config), "--resolve", "SignIn", "--locale", "fr"])
-    finally:
-        server.stop(None)
 
     assert (sent, tested, resolved) == (0, 0, 0)
     assert [r.message["From"] for r in marketing_server.received] == ["News <news@example.org>"]

@@ -11,14 +11,14 @@ from typing import Any, ClassVar
 from grpc_health.v1 import health_pb2
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.server.deadline import Deadline
-from smtp_connector.server.health import Health
-from smtp_connector.server.mailer import Mailer
-from smtp_connector.server.profiles import Profiles, load_profiles
+from smtp_connector.server.domain.mailer import Mailer
+from smtp_connector.server.domain.profiles import Profiles, load_profiles
 from smtp_connector.server.reload import Reloader
+from smtp_connector.server.rpc.health import Health
 from smtp_connector.server.transport import ConnectionSettings, Envelope, SendReceipt
 
-from tests.conftest import make_config
 from tests.support.process import ServerProcess
+from tests.support.service import make_config
 from tests.support.smtp import SmtpServer
 
 

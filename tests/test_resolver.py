@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from smtp_connector.server import resolver
 from smtp_connector.server.deadline import Deadline
 from smtp_connector.server.errors import DeadlineExceeded, SmtpUnavailable
-from smtp_connector.server.transport import ConnectionSettings, Envelope, SmtpTransport
+from smtp_connector.server.transport import ConnectionSettings, Envelope, SmtpTransport, resolver
 
 from tests.support.smtp import SmtpServer
 

@@ -16,12 +16,12 @@ from typing import Any
 import grpc
 import pytest
 from smtp_connector.client import InvalidSenderError
-from smtp_connector.server.config import config_from_data
-from smtp_connector.server.mailer import load_config
-from smtp_connector.server.validation import validate_config
+from smtp_connector.server.domain.config import config_from_data
+from smtp_connector.server.domain.mailer import load_config
+from smtp_connector.server.domain.validation import validate_config
 
-from tests.conftest import ServerFactory
 from tests.support.issues import errors
+from tests.support.service import ServerFactory
 from tests.support.smtp import SmtpServer
 
 SEED = Path(__file__).parent / "data" / "seed"

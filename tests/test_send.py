@@ -8,7 +8,7 @@ from email.header import decode_header, make_header
 
 from smtp_connector.client import SmtpConnectorClient
 
-from tests.conftest import CHINESE_SUBJECT, ServerFactory, inline_on_loopback, make_config
+from tests.support.service import CHINESE_SUBJECT, ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 

@@ -28,7 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from smtp_connector.client import SmtpConnectorClient
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer, free_port
 
 MESSAGES = int(os.environ.get("SOAK_MESSAGES", "2000"))

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from smtp_connector.client.errors import InvalidRequestError
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from smtp_connector.server.config import ContentType, TemplateConfig
+from smtp_connector.server.domain.config import ContentType, TemplateConfig
+from smtp_connector.server.domain.templates import TemplateSet
 from smtp_connector.server.errors import (
     TemplateNotFound,
     TemplateRenderFailed,
     TemplateVariableMissing,
 )
-from smtp_connector.server.templates import TemplateSet
 
 
 def _set(*templates: tuple[str, str]) -> TemplateSet:

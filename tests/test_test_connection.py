@@ -7,8 +7,8 @@ import json
 import pytest
 from smtp_connector.client import InvalidRequestError, SmtpConnectorClient
 
-from tests.conftest import ServerFactory, inline_on_loopback, make_config
 from tests.support.raw import closed_port
+from tests.support.service import ServerFactory, inline_on_loopback, make_config
 from tests.support.smtp import SmtpServer
 
 

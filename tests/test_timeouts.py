@@ -11,9 +11,9 @@ from contextlib import ExitStack
 
 import pytest
 from smtp_connector.client import DeadlineExceededError, DeliveryUnknownError, SmtpUnavailableError
-from smtp_connector.server import transport
+from smtp_connector.server.transport import session as transport
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 

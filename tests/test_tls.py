@@ -18,9 +18,9 @@ from smtp_connector.client import (
     SmtpUnavailableError,
 )
 
-from tests.conftest import ServerFactory, make_config
 from tests.support.certs import SERVER_NAME, ca_pem, server_context
 from tests.support.issues import errors
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 TO = "user@example.com"

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from smtp_connector.server.validation import Severity, ValidationReport, validate_config
+from smtp_connector.server.domain.validation import Severity, ValidationReport, validate_config
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 
 FORGOT = {
     "usageType": "ForgotPassword",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import warnings
+from datetime import datetime
 
 import trustme
 
@@ -15,11 +16,14 @@ def server_context(
     *identities: str,
     client_ca: trustme.CA | None = None,
     maximum_version: ssl.TLSVersion | None = None,
+    not_after: datetime | None = None,
 ) -> ssl.SSLContext:
     """A server context with a certificate from ``ca`` for ``identities`` (127.0.0.1 and
-    the test server name by default); with ``client_ca``, client certificates are required."""
+    the test server name by default), expiring at ``not_after`` when given; with
+    ``client_ca``, client certificates are required."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(*(identities or ("127.0.0.1", SERVER_NAME))).configure_cert(context)
+    cert = ca.issue_cert(*(identities or ("127.0.0.1", SERVER_NAME)), not_after=not_after)
+    cert.configure_cert(context)
     if client_ca is not None:
         client_ca.configure_trust(context)
         context.verify_mode = ssl.CERT_REQUIRED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from smtp_connector.server.validation import Severity
+from smtp_connector.server.domain.validation import Severity
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
 

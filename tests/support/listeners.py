@@ -1,23 +1,12 @@
 """Misbehaving peers for connection tests (with ``raw``): a listener whose connections time
-out, and TLS certificates (trustme) for SMTP servers."""
+out, and a server presenting a self-signed certificate."""
 
 from __future__ import annotations
 
 import socket
 import ssl
-from datetime import datetime
 
 import trustme
-
-
-def server_context(
-    ca: trustme.CA, *names: str, not_after: datetime | None = None
-) -> ssl.SSLContext:
-    """A server TLS context with a certificate for ``names`` issued by ``ca`` (expiring at
-    ``not_after``, when given)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*names, not_after=not_after).configure_cert(context)
-    return context
 
 
 def self_signed_context(ca: trustme.CA) -> ssl.SSLContext:

@@ -1,0 +1,443 @@
+"""ValidateConfig's engine: a config's problems, each with its JSON path, severity and code.
+
+Errors make a config unusable (the schema's checks, each with its JSON path, and template
+syntax errors with their line); warnings flag what is likely a mistake (the TLS flag against
+the port, missing templates, typos in keys, an inline password...). JSON comments are
+rejected, with the line and column of the first one: Logto's console stores plain JSON,
+and the ``// your SMTP port`` of its README examples are annotations, not part of the config.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import AliasChoices, BaseModel, ValidationError
+
+from ..errors import InvalidConfig
+from ..transport.session import create_ssl_context
+from .config import (
+    AuthConfig,
+    DkimConfig,
+    SmtpConfig,
+    TemplateConfig,
+    TlsConfig,
+    has_line_break,
+    json_path,
+    normalize_locale,
+    parse_mailbox,
+)
+from .dkim import KeyAccess
+from .mailer import LoadedConfig, load_config
+from .templates import Candidate
+
+# The usage types Logto requires a template for.
+REQUIRED_USAGE_TYPES = ("Register", "SignIn", "ForgotPassword", "Generic")
+# Usage types whose message carries a verification code.
+CODE_USAGE_TYPES = frozenset(
+    {
+        *REQUIRED_USAGE_TYPES,
+        "BindNewIdentifier",
+        "MfaVerification",
+        "BindMfa",
+        "UserPermissionValidation",
+        "Test",
+    }
+)
+_STARTTLS_PORTS = frozenset({25, 587, 2525})
+_IMPLICIT_TLS_PORT = 465
+# Parsing only: a template's syntax is the same in every environment.
+_PARSER = SandboxedEnvironment()
+# The template keys that are Jinja2 sources, and those that carry the message's text.
+_TEMPLATE_SOURCES = ("subject", "content", "htmlContent", "sendFrom", "replyTo")
+_TEMPLATE_TEXTS = ("subject", "content", "htmlContent")
+
+
+class Severity(Enum):
+    """Whether an issue prevents the config from being used."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config; ``code`` names the check, ``line``/``column`` (from 1) place
+    it in the JSON text or, for a template syntax error, in the template (0 when unknown)."""
+
+    field_path: str
+    message: str
+    severity: Severity
+    code: str = "INVALID_VALUE"
+    line: int = 0
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class TemplateLookup:
+    """A send whose template lookup to show: its usage type and payload locale."""
+
+    usage_type: str
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A template lookup step by step; ``template_path`` is the template used, if any."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def template_path(self) -> str:
+        """The JSON path of the first candidate that has a template; empty when none has."""
+        return next((c.template.path for c in self.candidates if c.template is not None), "")
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The result of checking a config."""
+
+    issues: tuple[ConfigIssue, ...]
+    normalized_json: str
+    resolution: Resolution | None = None
+
+    @property
+    def valid(self) -> bool:
+        """True when no issue is an error."""
+        return not any(issue.severity is Severity.ERROR for issue in self.issues)
+
+
+def _error(path: str, message: str, code: str, line: int = 0, column: int = 0) -> ConfigIssue:
+    return ConfigIssue(path, message, Severity.ERROR, code, line, column)
+
+
+def _warning(path: str, message: str, code: str) -> ConfigIssue:
+    return ConfigIssue(path, message, Severity.WARNING, code)
+
+
+def validate_config(text: str, lookup: TemplateLookup | None = None) -> ValidationReport:
+    """Check a config the way a send would load it, and lint it, without contacting any
+    server (nor reading a DKIM key); with a ``lookup``, also resolve its template."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ValidationReport((_json_error(text, exc),), "")
+    if not isinstance(data, dict):
+        return ValidationReport((_error("", "must be a JSON object", "INVALID_TYPE"),), "")
+    issues = [*_schema_errors(data), *_sender_errors(data), *_template_syntax_errors(data)]
+    issues += _lints(data)
+    if any(issue.severity is Severity.ERROR for issue in issues):
+        return ValidationReport(tuple(issues), "")
+    try:
+        loaded = load_config(text, key_access=KeyAccess.SKIP)
+        create_ssl_context(loaded.connection)  # tls.ca, tls.cert and tls.key must load
+    except InvalidConfig as exc:  # a check this module lacks; report it as it is
+        issues += [_error(v.field, v.description, "INVALID_VALUE") for v in exc.violations]
+        return ValidationReport(tuple(issues), "")
+    issues += _security_warnings(loaded)
+    resolution = None
+    if lookup is not None:
+        resolution = Resolution(loaded.templates.candidates(lookup.usage_type, lookup.locale))
+    return ValidationReport(tuple(issues), loaded.config.redacted_json(), resolution)
+
+
+def _security_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:
+    """Settings that work but weaken the connection's security, said out loud."""
+    config = loaded.config
+    issues = []
+    if not config.tls.reject_unauthorized:
+        issues.append(
+            _warning(
+                "tls.rejectUnauthorized",
+                "the server's certificate is not verified: anyone on the network path can "
+                "read the mail and the credentials; prefer tls.ca for a private CA",
+                "CERTIFICATE_NOT_VERIFIED",
+            )
+        )
+    if config.allow_plaintext_auth:
+        issues.append(
+            _warning(
+                "allowPlaintextAuth",
+                "credentials may be sent over an unencrypted connection",
+                "PLAINTEXT_AUTH_ALLOWED",
+            )
+        )
+    return issues
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def _json_error(text: str, exc: json.JSONDecodeError) -> ConfigIssue:
+    comment = find_comment(text)
+    if comment is not None:
+        line, column = comment
+        return _error(
+            "",
+            f"JSON does not allow comments (line {line} column {column}): remove it; the "
+            "'// ...' in Logto's README examples explain the fields and are not part of a config",
+            "JSON_COMMENT",
+            line,
+            column,
+        )
+    return _error(
+        "",
+        f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        "JSON_SYNTAX",
+        exc.lineno,
+        exc.colno,
+    )
+
+
+def find_comment(text: str) -> tuple[int, int] | None:
+    """The line and column (from 1) of the first ``//`` or ``/*`` outside a JSON string."""
+    in_string = escaped = False
+    line, column = 1, 0
+    for index, char in enumerate(text):
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "/" and text[index + 1 : index + 2] in ("/", "*"):
+            return line, column
+    return None
+
+
+def _sender_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+    """fromEmail loads as any one-line text (as in Logto); it must be an address to send."""
+    sender = data.get("fromEmail")
+    if not isinstance(sender, str) or not sender or has_line_break(sender):
+        return []  # missing, ill-typed or multi-line: the schema reports it
+    try:
+        parse_mailbox(sender)
+    except ValueError as exc:
+        return [_error("fromEmail", f"{exc}; sends fail until it is fixed", "BAD_EMAIL")]
+    return []
+
+
+def _schema_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+    try:
+        SmtpConfig.model_validate(data)
+    except ValidationError as exc:
+        return [_schema_issue(item) for item in exc.errors(include_url=False)]
+    return []
+
+
+def _schema_issue(item: Any) -> ConfigIssue:
+    loc = tuple(p for p in item["loc"] if isinstance(p, int) or not str(p).startswith("function"))
+    path, kind = json_path(loc), item["type"]
+    message = str(item["msg"]).removeprefix("Value error, ")
+    last = str(loc[-1]) if loc else ""
+    if kind == "missing":
+        return _error(path, "required field is missing", "MISSING_FIELD")
+    if last == "port" and kind in ("greater_than_equal", "less_than_equal"):
+        return _error(path, "port must be between 1 and 65535", "PORT_OUT_OF_RANGE")
+    if last == "contentType":
+        message = "unknown contentType: use text/plain, text/html or multipart/alternative"
+        return _error(path, message, "UNKNOWN_CONTENT_TYPE")
+    if last in ("fromEmail", "replyTo") and kind == "value_error":
+        return _error(path, message, "BAD_EMAIL")
+    if not loc and "ignoreTLS" in message:
+        return _error("ignoreTLS", message, "CONTRADICTORY_TLS_FLAGS")
+    if kind.endswith(("_type", "_parsing")):
+        return _error(path, message, "INVALID_TYPE")
+    return _error(path, message, "INVALID_VALUE")
+
+
+def _templates(data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    templates = data.get("templates")
+    if isinstance(templates, list):
+        for index, template in enumerate(templates):
+            if isinstance(template, dict):
+                yield index, template
+
+
+def _template_syntax_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+    issues = []
+    for index, template in _templates(data):
+        for key in _TEMPLATE_SOURCES:
+            source = template.get(key)
+            if not isinstance(source, str):
+                continue
+            try:
+                _PARSER.parse(source)
+            except jinja2.TemplateSyntaxError as exc:
+                issues.append(
+                    _error(
+                        f"templates[{index}].{key}",
+                        f"template syntax error on line {exc.lineno} of the {key}: {exc.message}",
+                        "TEMPLATE_SYNTAX",
+                        line=exc.lineno,
+                    )
+                )
+    return issues
+
+
+# -- warnings --------------------------------------------------------------------------------
+
+
+def _lints(data: dict[str, Any]) -> list[ConfigIssue]:
+    return [
+        *_port_tls(data),
+        *_template_lints(data),
+        *_unknown_keys(data, SmtpConfig, ""),
+        *_inline_password(data),
+    ]
+
+
+def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
+    port, secure = data.get("port"), data.get("secure") is True
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if port == _IMPLICIT_TLS_PORT and not secure:
+        return [
+            _warning(
+                "secure",
+                "port 465 expects TLS from the first byte: set secure to true (or the connection "
+                "will wait for a greeting that never comes)",
+                "PORT_TLS_MISMATCH",
+            )
+        ]
+    if port in _STARTTLS_PORTS and secure:
+        return [
+            _warning(
+                "secure",
+                f"port {port} starts in plain text and upgrades with STARTTLS: set secure to "
+                "false (and requireTLS to true); secure: true is for port 465",
+                "PORT_TLS_MISMATCH",
+            )
+        ]
+    if secure and data.get("requireTLS") is True:
+        return [
+            _warning(
+                "requireTLS",
+                "requireTLS has no effect with secure: true (TLS starts with the first byte)",
+                "REDUNDANT_TLS_FLAG",
+            )
+        ]
+    return []
+
+
+def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    first_of: dict[tuple[str, str], int] = {}
+    for index, template in _templates(data):
+        usage, locale = template.get("usageType"), template.get("locale") or ""
+        if not isinstance(usage, str) or not isinstance(locale, str):
+            continue
+        key = (usage, normalize_locale(locale))
+        if key in first_of:
+            which = f"'{usage}' template" + (f" for locale '{locale}'" if locale else "")
+            issues.append(
+                _warning(
+                    f"templates[{index}].usageType",
+                    f"a second {which}: only the first (templates[{first_of[key]}]) is used; "
+                    "remove or rename this one",
+                    "DUPLICATE_USAGE_TYPE",
+                )
+            )
+            continue
+        first_of[key] = index
+        if usage in CODE_USAGE_TYPES and not _uses_code(template):
+            issues.append(
+                _warning(
+                    f"templates[{index}].content",
+                    f"the '{usage}' template never shows the verification code: add {{{{code}}}}",
+                    "CODE_NOT_USED",
+                )
+            )
+    if isinstance(data.get("templates"), list):
+        issues += [
+            _warning(
+                "templates",
+                f"no '{usage}' template: Logto requires one for each of "
+                f"{', '.join(REQUIRED_USAGE_TYPES)}",
+                "MISSING_TEMPLATE",
+            )
+            for usage in REQUIRED_USAGE_TYPES
+            if usage not in {usage for usage, _ in first_of}
+        ]
+    return issues
+
+
+def _uses_code(template: dict[str, Any]) -> bool:
+    """Whether the subject or a body refers to ``code`` (or ``link``, for magic links)."""
+    names: set[str] = set()
+    for key in _TEMPLATE_TEXTS:
+        source = template.get(key)
+        if isinstance(source, str):
+            try:
+                names |= meta.find_undeclared_variables(_PARSER.parse(source))
+            except jinja2.TemplateSyntaxError:
+                return True  # reported as an error already
+    return bool(names & {"code", "link"})
+
+
+_NESTED: dict[str, type[BaseModel]] = {"auth": AuthConfig, "tls": TlsConfig, "dkim": DkimConfig}
+
+
+def _known_keys(model: type[BaseModel]) -> tuple[set[str], list[str]]:
+    """Every key a model accepts, and the camelCase ones that Logto's JSON uses."""
+    accepted, camel = set(), []
+    for name, field in model.model_fields.items():
+        if isinstance(field.validation_alias, AliasChoices):
+            choices = [str(choice) for choice in field.validation_alias.choices]
+        else:
+            choices = [field.alias or name, name]
+        accepted |= set(choices)
+        camel.append(choices[0])
+    return accepted, sorted(camel)
+
+
+def _guess(key: str, names: list[str]) -> str:
+    same = [name for name in names if name.lower() == key.lower()]
+    close = same or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return f": did you mean '{close[0]}'?" if close else ""
+
+
+def _unknown_keys(data: dict[str, Any], model: type[BaseModel], prefix: str) -> list[ConfigIssue]:
+    accepted, camel = _known_keys(model)
+    issues = []
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if key not in accepted:
+            message = f"unknown key '{key}' is ignored{_guess(key, camel)}"
+            issues.append(_warning(path, message, "UNKNOWN_KEY"))
+        elif model is SmtpConfig and key in _NESTED and isinstance(value, dict):
+            issues += _unknown_keys(value, _NESTED[key], path)
+    if model is SmtpConfig:
+        for index, template in _templates(data):
+            issues += _unknown_keys(template, TemplateConfig, f"templates[{index}]")
+    return issues
+
+
+def _inline_password(data: dict[str, Any]) -> list[ConfigIssue]:
+    auth = data.get("auth")
+    candidates = [("password", data.get("password"))]
+    if isinstance(auth, dict):
+        candidates.append(("auth.pass", auth.get("pass")))
+    return [
+        _warning(
+            path,
+            "the password is kept inline in the config: start the server with "
+            "SMTP_CONNECTOR_SMTP_PASSWORD or --smtp-password-file instead, and leave it empty",
+            "INLINE_PASSWORD",
+        )
+        for path, value in candidates
+        if isinstance(value, str) and value
+    ]
