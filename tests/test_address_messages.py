@@ -12,7 +12,7 @@ import pytest
 from smtp_connector.client import InvalidSenderError
 from smtp_connector.client.cli import main
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 WRITE_IT = "write it as name@example.com or Name <name@example.com>"

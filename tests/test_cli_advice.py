@@ -18,7 +18,7 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.cli import main
 
-from tests.conftest import ServerFactory, make_config
+from tests.support.service import ServerFactory, make_config
 from tests.support.raw import closed_port
 from tests.support.smtp import SmtpServer
 
