@@ -14,8 +14,8 @@ def validate_in_process(
     """What ValidateConfig would answer for this config, computed here; needs the server's
     packages (the ``[server]`` extra), and says so when they are missing."""
     try:
-        from smtp_connector.server.rpc.convert import validate_config_response
         from smtp_connector.server.domain.validation import TemplateLookup, validate_config
+        from smtp_connector.server.rpc.convert import validate_config_response
     except ImportError as exc:
         raise CommandError(
             "validating without a server runs the server's checks here, which need its "

@@ -18,8 +18,8 @@ import pytest
 from smtp_connector.client import SmtpConnectorClient
 from smtp_connector.client.cli import main
 
-from tests.support.service import ServerFactory, make_config
 from tests.support.raw import closed_port
+from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent

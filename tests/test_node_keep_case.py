@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.service import make_config
 from tests.support.node import ROOT, run_node
-from tests.support.service import running_service
+from tests.support.service import make_config, running_service
 from tests.support.smtp import SmtpServer
 
 
