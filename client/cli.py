@@ -256,8 +256,7 @@ def format_test(response: pb.TestConnectionResponse) -> str:
     for step in response.steps:
         millis = step.elapsed.ToMilliseconds()
         code = f"{step.smtp_code} " if step.smtp_code else ""
-        mark = "✓" if step.ok else "✗"
-        lines.append(f"{mark} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
+        lines.append(f"{_mark(step)} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
         if step.tls.HasField("peer_certificate"):
             lines += _wrapped("certificate", _certificate(step.tls.peer_certificate))
         if step.hint:
@@ -267,7 +266,7 @@ def format_test(response: pb.TestConnectionResponse) -> str:
         for attempt in response.probe_attempts:
             mark = "✓" if attempt.ok else "✗"
             millis = attempt.elapsed.ToMilliseconds()
-            combo = f"{attempt.port} {attempt.tls_mode}"
+            combo = f"{attempt.port} {_probe_mode(attempt)}"
             lines.append(f"  {mark} {combo:<15} {millis:>5} ms  {attempt.detail}")
         suggested = response.suggested_config_json
         if suggested:
@@ -282,6 +281,24 @@ def format_test(response: pb.TestConnectionResponse) -> str:
         failed = next((s.name for s in response.steps if not s.ok), "?")
         lines.append(f"connection test failed at {failed}")
     return "\n".join(lines) + "\n"
+
+
+def _mark(step: pb.TestStep) -> str:
+    """✓ or ✗, and ! for a tls step that passed without encryption: the test goes on, but
+    mail (and any password) would travel in plain text."""
+    if not step.ok:
+        return "✗"
+    return "!" if step.name == "tls" and not step.HasField("tls") else "✓"
+
+
+def _probe_mode(attempt: pb.ProbeAttempt) -> str:
+    """The TLS mode an attempt used: `plain` for a STARTTLS attempt that worked on a server
+    offering no STARTTLS (its fragment then asks for no TLS)."""
+    if attempt.ok and attempt.tls_mode == "starttls" and attempt.config_json:
+        fragment = json.loads(attempt.config_json)
+        if not fragment.get("secure") and not fragment.get("requireTLS"):
+            return "plain"
+    return attempt.tls_mode
 
 
 _CLIENT_COMMANDS = {"send": _send, "validate": _validate, "test": _test}
