@@ -108,7 +108,7 @@ def test_text_before_the_first_command_of_a_transcript_is_not_output() -> None:
         ("✓ connect       0 ms  connected", "✓ connect N ms  connected"),
         ("sent <177656340712.4120.88061@example.test> to a", "sent <MESSAGE-ID> to a"),
         ("20261201-221502-4120-000001.eml", "DATE-TIME-PID-SEQ.eml"),
-        ("220 localhost Python SMTP 1.4.6", "220 localhost Python SMTP VERSION"),
+        ("220 mail.example Python SMTP 1.4.6", "220 HOST Python SMTP VERSION"),
         ("2026-12-01 21:42:55,700 INFO", "TIMESTAMP INFO"),
         # What the user should see stays as it is.
         (

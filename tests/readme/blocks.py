@@ -171,7 +171,8 @@ MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"<\d+(\.\d+)+@[\w.-]+>"), "<MESSAGE-ID>"),
     (re.compile(r"\b\d{8}-\d{6}-\d+-\d{6}\.eml\b"), "DATE-TIME-PID-SEQ.eml"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(,\d+)?"), "TIMESTAMP"),
-    (re.compile(r"Python SMTP \d+(\.\d+)*"), "Python SMTP VERSION"),
+    # aiosmtpd's greeting names the machine and its version.
+    (re.compile(r"\b220 \S+ Python SMTP \d+(\.\d+)*"), "220 HOST Python SMTP VERSION"),
 )
 
 
