@@ -25,8 +25,10 @@ PIP_PROGRESS := sed -u -n -e 's/^Collecting \([A-Za-z0-9_.-]*\).*/  collecting \
   -e 's/^Processing .*\/\([A-Za-z0-9_.]*\)-[^/]*\.whl.*/  collecting \1/p' \
   -e 's/^Building wheels for collected packages.*/  building smtp-connector/p' \
   -e 's/^Installing collected packages.*/  installing them into $(VENV)/p'
+# A new venv gets a current pip first: the one Python bundles resolves and fetches slower.
 define pip_install
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "creating $(VENV) with a current pip"; $(PYTHON) -m venv $(VENV) \
+	  && $(BIN)/python -m pip install --quiet --upgrade pip > /dev/null; }
 	@echo "installing the project$(2) into $(VENV) (log: $(INSTALL_LOG))"
 	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
 	  -e '.$(1)' --config-settings editable_mode=strict 2>&1 | tee $(INSTALL_LOG) | $(PIP_PROGRESS) \
@@ -38,8 +40,6 @@ $(RUN_STAMP): pyproject.toml $(SOURCES)
 	@touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml $(SOURCES)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip > /dev/null
 	$(call pip_install,[dev], and its tools)
 	@touch $(STAMP) $(RUN_STAMP)
 
