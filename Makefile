@@ -47,6 +47,8 @@ $(STAMP): pyproject.toml $(SOURCES)
 ## it installs only what running needs (the [server] extra, not the tools of [dev]). A
 ## development server on loopback, it also accepts inline configs (`--config-file`), loopback
 ## ones included, so that `smtp-connector test --config-file my-smtp.json` tries one's own.
+# It serves the local web console too (server/console/; its address is in the log).
+run: export SMTP_CONNECTOR_CONSOLE ?= true
 run: $(RUN_STAMP)
 	@echo "in another terminal: source .venv/bin/activate, then smtp-connector send --to you@example.com --code 123456"
 	$(BIN)/smtp-connector serve --config examples/dev-config.json --dev-mailbox var/mailbox \

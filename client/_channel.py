@@ -3,8 +3,8 @@
 gRPC retry policies are chosen per method by the channel's service config, never per call.
 ``SendMessage`` may be retried only when it carries an ``idempotency_key`` (a blind retry could
 email a user twice), so a client keeps two channels to the same target: the *plain* one retries
-``ValidateConfig`` and ``TestConnection`` only; the *keyed* one also retries ``SendMessage``
-and carries keyed sends alone. Both retry ``UNAVAILABLE`` and nothing else.
+``ValidateConfig``, ``TestConnection`` and ``PreviewMessage`` only; the *keyed* one also
+retries ``SendMessage`` and carries keyed sends alone. Both retry ``UNAVAILABLE`` and nothing else.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import grpc.aio
 
 SERVICE = "smtp_connector.v1.SmtpConnectorService"
 # Safe to repeat: they change nothing anywhere.
-ALWAYS_RETRIED = ("ValidateConfig", "TestConnection")
+ALWAYS_RETRIED = ("ValidateConfig", "TestConnection", "PreviewMessage")
 # Retried only on the keyed channel, for calls carrying an idempotency_key.
 RETRIED_WITH_KEY = ("SendMessage",)
 

@@ -11,7 +11,13 @@ from smtp_connector.v1 import smtp_connector_pb2 as pb
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
 from ._channel import ChannelOption, ChannelSettings, RetryPolicy, Tls, open_channel
-from ._requests import DEFAULT_TIMEOUT, connection_test_request, send_request, validate_request
+from ._requests import (
+    DEFAULT_TIMEOUT,
+    connection_test_request,
+    preview_request,
+    send_request,
+    validate_request,
+)
 from .errors import from_rpc_error
 
 __all__ = ["DEFAULT_TIMEOUT", "SmtpConnectorClient"]
@@ -71,6 +77,29 @@ class SmtpConnectorClient:
         request = send_request(to, usage_type, payload, config_json, idempotency_key, profile)
         try:
             return stub.SendMessage(request, timeout=self._deadline(timeout))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    def preview_message(
+        self,
+        to: str,
+        usage_type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        config_json: str = "",
+        profile: str = "",
+        include_raw_message: bool = False,
+        timeout: float | None = None,
+    ) -> pb.PreviewMessageResponse:
+        """What ``send_message`` with the same arguments would send, built by the same code
+        and sent nowhere: the template chosen, subject, bodies, headers, size and warnings
+        (with ``include_raw_message``, the RFC 5322 bytes too). Raises what ``send_message``
+        would raise for the same bad input."""
+        request = preview_request(
+            to, usage_type, payload, config_json, profile, include_raw_message
+        )
+        try:
+            return self._stub.PreviewMessage(request, timeout=self._deadline(timeout))
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 

@@ -38,6 +38,25 @@ def send_request(
     )
 
 
+def preview_request(
+    to: str,
+    usage_type: str,
+    payload: Mapping[str, Any] | None,
+    config_json: str,
+    profile: str,
+    include_raw_message: bool,
+) -> pb.PreviewMessageRequest:
+    """The PreviewMessage request."""
+    return pb.PreviewMessageRequest(
+        to=to,
+        usage_type=usage_type,
+        payload=to_struct(payload),
+        config_json=config_json,
+        profile=profile,
+        include_raw_message=include_raw_message,
+    )
+
+
 def validate_request(
     config_json: str, resolve: pb.TemplateLookup | None
 ) -> pb.ValidateConfigRequest:

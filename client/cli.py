@@ -1,5 +1,5 @@
-"""The ``smtp-connector`` command: ``serve`` runs the server; ``send``, ``validate`` and
-``test`` call one and print readable results (``--json`` for machines)."""
+"""The ``smtp-connector`` command: ``serve`` runs the server; ``send``, ``preview``,
+``validate`` and ``test`` call one and print readable results (``--json`` for machines)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import textwrap
+import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,13 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         return command
 
     send = client_command("send", "send a templated message")
-    send.add_argument("--to", required=True, help="recipient address")
-    send.add_argument("--usage-type", default="Generic", help="template usage type [Generic]")
-    send.add_argument("--code", help="shortcut for --payload '{\"code\": CODE}'")
-    send.add_argument("--payload", default="{}", help="payload as a JSON object")
-    send.add_argument("--config-file", help="send with this inline config instead of the server's")
+    _message_arguments(send)
     send.add_argument("--idempotency-key", default="")
-    send.add_argument("--profile", default="", help="the server's sender profile [default]")
+
+    preview = client_command("preview", "show the message a send would deliver, sending nothing")
+    _message_arguments(preview)
+    preview.add_argument("--raw", action="store_true", help="print the RFC 5322 message")
+    preview.add_argument(
+        "--open", action="store_true", help="open the HTML body in a browser (scripts blocked)"
+    )
 
     validate = client_command(
         "validate",
@@ -93,6 +97,16 @@ def _parser() -> argparse.ArgumentParser:
         help="also try the other common port and TLS combinations on the same host",
     )
     return parser
+
+
+def _message_arguments(command: argparse.ArgumentParser) -> None:
+    """The arguments ``send`` and ``preview`` share: what a SendMessage request holds."""
+    command.add_argument("--to", required=True, help="recipient address")
+    command.add_argument("--usage-type", default="Generic", help="template usage type [Generic]")
+    command.add_argument("--code", help="shortcut for --payload '{\"code\": CODE}'")
+    command.add_argument("--payload", default="{}", help="payload as a JSON object")
+    command.add_argument("--config-file", help="use this inline config instead of the server's")
+    command.add_argument("--profile", default="", help="the server's sender profile [default]")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -122,14 +136,18 @@ def _print_json(message: Any) -> None:
     print(json.dumps(json_format.MessageToDict(message), indent=2, ensure_ascii=False))
 
 
-def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
+def _payload(args: argparse.Namespace) -> dict[str, Any]:
     payload = json_object_flag("--payload", args.payload)
     if args.code is not None:
         payload["code"] = args.code
+    return payload
+
+
+def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
     response = client.send_message(
         args.to,
         args.usage_type,
-        payload,
+        _payload(args),
         config_json=read_flag_file("--config-file", args.config_file),
         idempotency_key=args.idempotency_key,
         profile=args.profile,
@@ -140,6 +158,66 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
         print(f"sent {response.message_id} to {', '.join(response.accepted_recipients)}")
         print(f"  server answered: {response.smtp_code} {response.smtp_reply}")
     return 0
+
+
+def _preview(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
+    response = client.preview_message(
+        args.to,
+        args.usage_type,
+        _payload(args),
+        config_json=read_flag_file("--config-file", args.config_file),
+        profile=args.profile,
+        include_raw_message=args.raw,
+    )
+    if args.json:
+        _print_json(response)
+    elif args.raw:
+        sys.stdout.buffer.write(response.raw_message)
+    else:
+        print(format_preview(response), end="")
+    if args.open:
+        print(f"opened {open_html(response.html_body or response.text_body)}", file=sys.stderr)
+    return 0
+
+
+# Opened from a file, a message's HTML would run its scripts and load remote images: the
+# policy forbids both, as the web console's HTML view does.
+_HTML_POLICY = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+    "img-src data: cid:; style-src 'unsafe-inline'\">\n"
+)
+
+
+def open_html(html: str) -> str:
+    """Write the HTML (scripts and remote content blocked) to a temporary file and open it
+    in the default browser ($BROWSER when set); returns the file's path."""
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", suffix=".html", prefix="smtp-connector-preview-", delete=False
+    ) as file:
+        file.write(_HTML_POLICY + html)
+    webbrowser.open(Path(file.name).as_uri())
+    return file.name
+
+
+def format_preview(response: pb.PreviewMessageResponse) -> str:
+    """A preview for people: the template and its lookup, the headers, the bodies, the size
+    and every warning."""
+    lines = [f"template {response.template.template_path} ({response.usage_type}"]
+    lines[0] += f", {response.locale})" if response.locale else ")"
+    for step in response.template.candidates:
+        found = step.template_path or "-"
+        lines.append(f"  lookup {step.usage_type} [{step.locale or 'no locale'}]: {found}")
+    lines.append(f"envelope {response.envelope_from} -> {', '.join(response.envelope_recipients)}")
+    lines += [f"{header.name}: {header.value}" for header in response.headers]
+    for label, body in (("text", response.text_body), ("html", response.html_body)):
+        if body:
+            lines.append(f"--- {label} body ---")
+            lines += body.rstrip("\n").split("\n")
+    lines.append(f"--- {response.size_bytes} bytes ---")
+    for warning in response.warnings:
+        where = f"{warning.field_path}: " if warning.field_path else ""
+        lines.append(f"! {warning.code} {where}{warning.message}")
+    return "\n".join(lines) + "\n"
 
 
 def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
@@ -301,7 +379,7 @@ def _probe_mode(attempt: pb.ProbeAttempt) -> str:
     return attempt.tls_mode
 
 
-_CLIENT_COMMANDS = {"send": _send, "validate": _validate, "test": _test}
+_CLIENT_COMMANDS = {"send": _send, "preview": _preview, "validate": _validate, "test": _test}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,10 @@ same table)::
     rpc/           servicer, status (errors to google.rpc.Status),      all of the above; below
                    convert (domain to proto), interceptors (bearer      the top level, the only
                    tokens, observing), limits, health, listener_tls     importer of grpc, stubs
+    console/       the local web console: its pages (Starlette, served  errors, settings,
+                   by uvicorn), the mailbox reader, the template        domain; it calls
+                   catalogue; no gRPC of its own                        the service through
+                                                                        the Python client
     top level      app (build vs serve), serve (the serve command),     anything
                    processes, reload, devmailbox
 

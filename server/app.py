@@ -17,6 +17,7 @@ import grpc
 from grpc_reflection.v1alpha import reflection
 from smtp_connector.v1 import smtp_connector_pb2_grpc as pb_grpc
 
+from .console.runner import build_console
 from .devmailbox import DevMailbox
 from .domain.guard import InlineGuard
 from .domain.mailer import Mailer
@@ -266,10 +267,23 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
+    # The console first: a console that cannot listen stops the start-up before any RPC.
+    console = None
+    if settings.console:
+        console = build_console(
+            settings,
+            port=service.port,
+            profiles=lambda: service.servicer.profiles,
+            tokens=service.auth,
+        )
+    if console is not None:
+        console.start()
     service.server.start()
     host = settings.address.rpartition(":")[0]
     tls = "TLS" if settings.tls_cert_file else "plaintext"
     log.info("smtp-connector listening on %s:%d (%s)", host, service.port, tls)
+    if console is not None:
+        log.info("web console on %s (mailbox, templates, test send)", console.url)
     if on_started is not None:
         on_started(service.port)
     while True:
@@ -288,6 +302,8 @@ def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None
             settings.grace_period,
         )
         break
+    if console is not None:
+        console.stop()
     service.drain(settings.grace_period)
     if metrics_server is not None:
         metrics_server.shutdown()

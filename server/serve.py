@@ -49,6 +49,8 @@ _FLAGS: tuple[tuple[str, Any, str, str | None], ...] = (
     ("keepalive_min_ping_interval", float, "shortest client ping interval tolerated", ""),
     ("max_connection_age", float, "seconds before asking clients to reconnect", "= never"),
     ("metrics_address", str, "host:port of the Prometheus endpoint", "off"),
+    ("console", bool, "serve the local web console (mailbox, templates, test send)", ""),
+    ("console_address", str, "host:port of the web console", ""),
     ("log_format", str, "text or json", ""),
 )
 

@@ -208,6 +208,16 @@ class Settings(BaseSettings):
         default=None, description="redis://[:password@]host:port/db of the Redis store"
     )
 
+    # -- the local web console (server/console/) -------------------------------------------
+    console: bool = Field(
+        default=False,
+        description="serve the local web console: the dev mailbox, template previews, a test send",
+    )
+    console_address: str = Field(
+        default="127.0.0.1:8025",
+        description="host:port of the web console; beyond loopback it needs bearer tokens",
+    )
+
     def password_override(self) -> str | None:
         """The SMTP password from the environment or a file, if either is set."""
         if self.smtp_password is not None:

@@ -56,7 +56,14 @@ def test_sync_and_async_clients_have_the_same_methods() -> None:
     public = {
         name for name in vars(SmtpConnectorClient) if not name.startswith("_") or name == "__init__"
     }
-    assert public == {"__init__", "send_message", "validate_config", "test_connection", "close"}
+    assert public == {
+        "__init__",
+        "send_message",
+        "preview_message",
+        "validate_config",
+        "test_connection",
+        "close",
+    }
     for name in public:
         sync, async_ = getattr(SmtpConnectorClient, name), getattr(AsyncSmtpConnectorClient, name)
         assert inspect.iscoroutinefunction(async_) == (name != "__init__")

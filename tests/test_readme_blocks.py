@@ -124,9 +124,11 @@ def test_mask(printed: str, shown: str) -> None:
 
 
 def test_mask_puts_the_readmes_ports_back() -> None:
-    ports = Ports(grpc=41234, mailbox=41235)
-    printed = "127.0.0.1:41235 refused; 10.41.234.1; 141235; 41234"
-    assert mask(printed, ports.shown()) == "127.0.0.1:2525 refused; 10.41.234.1; 141235; 50051"
+    ports = Ports(grpc=41234, mailbox=41235, console=41236)
+    printed = "127.0.0.1:41235 refused; 10.41.234.1; 141235; 41234; http://127.0.0.1:41236/"
+    assert mask(printed, ports.shown()) == (
+        "127.0.0.1:2525 refused; 10.41.234.1; 141235; 50051; http://127.0.0.1:8025/"
+    )
     assert ports.to_run("--target 127.0.0.1:50051 port 2525 25250") == (
         "--target 127.0.0.1:41234 port 41235 25250"
     )

@@ -49,8 +49,9 @@ function toStruct(object) {
 }
 
 // The Python client's retry policy: UNAVAILABLE only, a few attempts with backoff, within the
-// call's deadline. Service config chooses it per method, never per call: ValidateConfig and
-// TestConnection are always safe to retry; SendMessage only when it has an idempotency_key.
+// call's deadline. Service config chooses it per method, never per call: ValidateConfig,
+// TestConnection and PreviewMessage are always safe to retry; SendMessage only when it has an
+// idempotency_key.
 const RETRY_POLICY = {
   maxAttempts: 4,
   initialBackoff: '0.2s',
@@ -62,7 +63,8 @@ const RETRY_POLICY = {
 const SERVICE = 'smtp_connector.v1.SmtpConnectorService';
 
 function serviceConfig(retrySends, retryPolicy) {
-  const methods = ['ValidateConfig', 'TestConnection', ...(retrySends ? ['SendMessage'] : [])];
+  const safe = ['ValidateConfig', 'TestConnection', 'PreviewMessage'];
+  const methods = [...safe, ...(retrySends ? ['SendMessage'] : [])];
   const name = methods.map((method) => ({ service: SERVICE, method }));
   return JSON.stringify({ methodConfig: [{ name, retryPolicy }] });
 }

@@ -20,7 +20,7 @@ from ..transport.pool import transport_factory
 from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .message import MessageHeaders, build_message, headers_for
-from .templates import TemplateSet
+from .templates import CompiledTemplate, RenderedTemplate, TemplateSet
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,9 @@ class PreparedMessage:
     message_id: str
     envelope: Envelope
     data: bytes
+    # What the message was built from (PreviewMessage shows them).
+    template: CompiledTemplate | None = None
+    rendered: RenderedTemplate | None = None
 
 
 def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessage:
@@ -203,7 +206,9 @@ def prepare_message(loaded: LoadedConfig, request: SendRequest) -> PreparedMessa
     message = build_message(rendered, headers=headers, recipient=recipient, utf8=utf8)
     data = message.data if loaded.dkim is None else loaded.dkim.sign(message.data)
     envelope = Envelope(envelope_sender.addr_spec, (recipient.addr_spec,), smtputf8=utf8)
-    return PreparedMessage(rendered.usage_type, message.message_id, envelope, data)
+    return PreparedMessage(
+        rendered.usage_type, message.message_id, envelope, data, template, rendered
+    )
 
 
 # Distinct connection settings the Mailer keeps a transport (a pool) for; beyond this the

@@ -1,4 +1,5 @@
-"""Connection-test and validation reports as proto messages (the servicer's translation)."""
+"""Connection-test, validation and preview reports as proto messages (the servicer's
+translation)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from smtp_connector.v1 import smtp_connector_pb2 as pb
 from ..diagnosis.connection_test import StepResult, TestReport
 from ..diagnosis.facts import Capabilities, CertificateInfo, TlsInfo
 from ..diagnosis.probe import ProbeReport
+from ..domain.config import ContentType
+from ..domain.preview import Preview
+from ..domain.templates import RenderedTemplate
 from ..domain.validation import Resolution, Severity, ValidationReport
 from ..transport.base import TlsMode
 
@@ -138,3 +142,39 @@ def _resolution(resolution: Resolution | None) -> pb.TemplateResolution | None:
         ],
         template_path=resolution.template_path,
     )
+
+
+def preview_message_response(
+    preview: Preview, *, include_raw_message: bool
+) -> pb.PreviewMessageResponse:
+    """A preview as its response; the raw bytes only when asked for."""
+    prepared = preview.prepared
+    template, rendered = prepared.template, prepared.rendered
+    assert template is not None and rendered is not None
+    text_body, html_body = _bodies(rendered)
+    return pb.PreviewMessageResponse(
+        template=_resolution(preview.resolution),
+        usage_type=rendered.usage_type,
+        locale=preview.locale,
+        subject=rendered.subject,
+        text_body=text_body,
+        html_body=html_body,
+        headers=[pb.MessageHeader(name=name, value=value) for name, value in preview.headers],
+        size_bytes=len(prepared.data),
+        warnings=[
+            pb.PreviewWarning(code=w.code, message=w.message, field_path=w.field_path)
+            for w in preview.warnings
+        ],
+        raw_message=prepared.data if include_raw_message else b"",
+        envelope_from=prepared.envelope.sender,
+        envelope_recipients=prepared.envelope.recipients,
+    )
+
+
+def _bodies(rendered: RenderedTemplate) -> tuple[str, str]:
+    """The plain-text and HTML bodies; an HTML-only message has no plain-text body."""
+    if rendered.html_body is not None:
+        return rendered.body, rendered.html_body
+    if rendered.content_type is ContentType.HTML:
+        return "", rendered.body
+    return rendered.body, ""

@@ -16,13 +16,18 @@ from ..deadline import Deadline
 from ..diagnosis.connection_test import run_connection_test
 from ..diagnosis.probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from ..domain.mailer import LoadedConfig, Mailer, SendRequest, load_config
+from ..domain.preview import preview_message
 from ..domain.profiles import Profiles
 from ..domain.validation import TemplateLookup, validate_config
 from ..errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from ..idempotency.engine import Idempotency, open_idempotency
 from ..idempotency.keys import fingerprint
 from ..settings import Settings
-from .convert import test_connection_response, validate_config_response
+from .convert import (
+    preview_message_response,
+    test_connection_response,
+    validate_config_response,
+)
 from .status import internal_status, to_status
 
 log = logging.getLogger(__name__)
@@ -186,3 +191,14 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
                 loaded.connection, deadline, ports=ports, time_limit=self._probe_time_limit
             )
         return test_connection_response(report, probe)
+
+    @_reporting_errors
+    def PreviewMessage(  # noqa: N802
+        self, request: pb.PreviewMessageRequest, context: grpc.ServicerContext
+    ) -> pb.PreviewMessageResponse:
+        """Build the message SendMessage would send for the same request; send nothing."""
+        loaded = self._config(request.config_json, request.profile)
+        preview = preview_message(
+            loaded, SendRequest(request.to, request.usage_type, payload_to_dict(request.payload))
+        )
+        return preview_message_response(preview, include_raw_message=request.include_raw_message)

@@ -7,16 +7,17 @@ in the clone). Each command must exit as the README says, and every output the R
 must match what the command printed, once the volatile parts are masked.
 
 What differs from a reader's terminal, and only that:
-- the ports: the README's 50051 (gRPC) and 2525 (the dev mailbox) are free ports picked for
-  this run, so that a check never meets another server. The commands are run with them, the
-  example configs of the clone point at them, the server gets them through its environment
-  variables (``SMTP_CONNECTOR_ADDRESS``, ``SMTP_CONNECTOR_DEV_MAILBOX_ADDRESS``, and the inline
+- the ports: the README's 50051 (gRPC), 2525 (the dev mailbox) and 8025 (the web console)
+  are free ports picked for this run, so that a check never meets another server. The
+  commands are run with them, the example configs of the clone point at them, the server
+  gets them through its environment variables (``SMTP_CONNECTOR_ADDRESS``,
+  ``SMTP_CONNECTOR_DEV_MAILBOX_ADDRESS``, ``SMTP_CONNECTOR_CONSOLE_ADDRESS``, and the inline
   port allowlist and probe ports that name 2525 by default), and outputs are compared with
   the README's numbers put back;
 - ``HOME`` is a folder of the run (``~`` in a command is private to it), with pip's and
   npm's caches kept where they were, so that a second run downloads nothing.
 
-    .venv/bin/python -m tests.readme.run [--repo PATH] [--keep]
+    python3 -m tests.readme.run [--repo PATH] [--keep]
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from tests.readme.shell import Result, Shell
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHOWN_GRPC_PORT = 50051
 SHOWN_MAILBOX_PORT = 2525
+SHOWN_CONSOLE_PORT = 8025
 # A first `make run` installs the server's packages: minutes on a slow network.
 SERVE_TIMEOUT = 900.0
 COMMAND_TIMEOUT = 600.0
@@ -60,6 +62,7 @@ class Ports:
 
     grpc: int
     mailbox: int
+    console: int = 0
 
     def to_run(self, text: str) -> str:
         """A README text with this run's ports."""
@@ -72,7 +75,8 @@ class Ports:
         return {actual: shown for shown, actual in self._pairs()}
 
     def _pairs(self) -> list[tuple[int, int]]:
-        return [(SHOWN_GRPC_PORT, self.grpc), (SHOWN_MAILBOX_PORT, self.mailbox)]
+        pairs = [(SHOWN_GRPC_PORT, self.grpc), (SHOWN_MAILBOX_PORT, self.mailbox)]
+        return pairs + ([(SHOWN_CONSOLE_PORT, self.console)] if self.console else [])
 
 
 @dataclass
@@ -123,7 +127,7 @@ def check(repo: Path, scratch: Path) -> int:
     blocks = runnable_blocks(readme)
     for block in shell_blocks_not_run(readme):
         print(f"not run: the {block.language} block at README.md line {block.line} (unmarked)")
-    ports = Ports(free_port(), free_port())
+    ports = Ports(free_port(), free_port(), free_port())
     point_examples_at(clone, ports)
     env = session_environment(scratch, ports)
     report = Report()
@@ -255,6 +259,7 @@ def session_environment(scratch: Path, ports: Ports) -> dict[str, str]:
         SMTP_CONNECTOR_DEV_MAILBOX_ADDRESS=f"127.0.0.1:{ports.mailbox}",
         SMTP_CONNECTOR_INLINE_ALLOWED_PORTS=f"25,465,587,{ports.mailbox}",
         SMTP_CONNECTOR_PROBE_PORTS=f"[465, 587, {ports.mailbox}, 25]",
+        SMTP_CONNECTOR_CONSOLE_ADDRESS=f"127.0.0.1:{ports.console}",
     )
     return env
 

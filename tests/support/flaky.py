@@ -79,6 +79,12 @@ class FlakyServicer(pb_grpc.SmtpConnectorServiceServicer):
         self._attempt("TestConnection", context)
         return pb.TestConnectionResponse(ok=True)
 
+    def PreviewMessage(
+        self, request: pb.PreviewMessageRequest, context: grpc.ServicerContext
+    ) -> pb.PreviewMessageResponse:
+        self._attempt("PreviewMessage", context)
+        return pb.PreviewMessageResponse(subject="ok")
+
 
 @contextmanager
 def flaky_server(failures: int = 1) -> Iterator[tuple[FlakyServicer, str]]:

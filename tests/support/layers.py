@@ -38,9 +38,11 @@ LAYERS: dict[str, frozenset[str]] = {
             "observability",
         }
     ),
+    # The web console: pages over the domain; it reaches the service through the Python client.
+    "console": frozenset({"errors", "settings", "domain"}),
 }
 TOP = "top"  # app, processes, reload, devmailbox and the serve command: may import anything
-SUB_PACKAGES = frozenset({"transport", "domain", "diagnosis", "idempotency", "rpc"})
+SUB_PACKAGES = frozenset({"transport", "domain", "diagnosis", "idempotency", "rpc", "console"})
 _OBSERVABILITY = frozenset({"logs", "metrics"})
 # Third-party packages only the RPC layer (and the top level, which builds the server) uses.
 GRPC_PACKAGES = (

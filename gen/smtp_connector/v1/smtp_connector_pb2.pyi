@@ -228,3 +228,65 @@ class ProbeAttempt(_message.Message):
     elapsed: _duration_pb2.Duration
     config_json: str
     def __init__(self, port: _Optional[int] = ..., tls_mode: _Optional[str] = ..., ok: _Optional[bool] = ..., failed_step: _Optional[str] = ..., detail: _Optional[str] = ..., elapsed: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., config_json: _Optional[str] = ...) -> None: ...
+
+class PreviewMessageRequest(_message.Message):
+    __slots__ = ("to", "usage_type", "payload", "config_json", "profile", "include_raw_message")
+    TO_FIELD_NUMBER: _ClassVar[int]
+    USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_RAW_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    to: str
+    usage_type: str
+    payload: _struct_pb2.Struct
+    config_json: str
+    profile: str
+    include_raw_message: bool
+    def __init__(self, to: _Optional[str] = ..., usage_type: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., config_json: _Optional[str] = ..., profile: _Optional[str] = ..., include_raw_message: _Optional[bool] = ...) -> None: ...
+
+class PreviewMessageResponse(_message.Message):
+    __slots__ = ("template", "usage_type", "locale", "subject", "text_body", "html_body", "headers", "size_bytes", "warnings", "raw_message", "envelope_from", "envelope_recipients")
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    USAGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_BODY_FIELD_NUMBER: _ClassVar[int]
+    HTML_BODY_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    RAW_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_FROM_FIELD_NUMBER: _ClassVar[int]
+    ENVELOPE_RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    template: TemplateResolution
+    usage_type: str
+    locale: str
+    subject: str
+    text_body: str
+    html_body: str
+    headers: _containers.RepeatedCompositeFieldContainer[MessageHeader]
+    size_bytes: int
+    warnings: _containers.RepeatedCompositeFieldContainer[PreviewWarning]
+    raw_message: bytes
+    envelope_from: str
+    envelope_recipients: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, template: _Optional[_Union[TemplateResolution, _Mapping]] = ..., usage_type: _Optional[str] = ..., locale: _Optional[str] = ..., subject: _Optional[str] = ..., text_body: _Optional[str] = ..., html_body: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[MessageHeader, _Mapping]]] = ..., size_bytes: _Optional[int] = ..., warnings: _Optional[_Iterable[_Union[PreviewWarning, _Mapping]]] = ..., raw_message: _Optional[bytes] = ..., envelope_from: _Optional[str] = ..., envelope_recipients: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MessageHeader(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class PreviewWarning(_message.Message):
+    __slots__ = ("code", "message", "field_path")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_PATH_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    field_path: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field_path: _Optional[str] = ...) -> None: ...

@@ -57,6 +57,11 @@ class SmtpConnectorServiceStub:
                 request_serializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.TestConnectionRequest.SerializeToString,
                 response_deserializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.TestConnectionResponse.FromString,
                 _registered_method=True)
+        self.PreviewMessage = channel.unary_unary(
+                '/smtp_connector.v1.SmtpConnectorService/PreviewMessage',
+                request_serializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.PreviewMessageRequest.SerializeToString,
+                response_deserializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.PreviewMessageResponse.FromString,
+                _registered_method=True)
 
 
 class SmtpConnectorServiceServicer:
@@ -96,6 +101,16 @@ class SmtpConnectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewMessage(self, request, context):
+        """PreviewMessage builds the message SendMessage would send for the same request, through
+        the same code, and returns it without connecting to any SMTP server: the template
+        chosen, the rendered subject and bodies, the headers, the size and any warnings. A
+        request SendMessage would refuse fails here with the same error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SmtpConnectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +128,11 @@ def add_SmtpConnectorServiceServicer_to_server(servicer, server):
                     servicer.TestConnection,
                     request_deserializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.TestConnectionRequest.FromString,
                     response_serializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.TestConnectionResponse.SerializeToString,
+            ),
+            'PreviewMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewMessage,
+                    request_deserializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.PreviewMessageRequest.FromString,
+                    response_serializer=smtp__connector_dot_v1_dot_smtp__connector__pb2.PreviewMessageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -204,6 +224,33 @@ class SmtpConnectorService:
             '/smtp_connector.v1.SmtpConnectorService/TestConnection',
             smtp__connector_dot_v1_dot_smtp__connector__pb2.TestConnectionRequest.SerializeToString,
             smtp__connector_dot_v1_dot_smtp__connector__pb2.TestConnectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smtp_connector.v1.SmtpConnectorService/PreviewMessage',
+            smtp__connector_dot_v1_dot_smtp__connector__pb2.PreviewMessageRequest.SerializeToString,
+            smtp__connector_dot_v1_dot_smtp__connector__pb2.PreviewMessageResponse.FromString,
             options,
             channel_credentials,
             insecure,

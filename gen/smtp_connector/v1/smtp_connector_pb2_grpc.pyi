@@ -55,6 +55,12 @@ class SmtpConnectorServiceStub:
     step; with a test recipient it also sends the `Test` template. An SMTP failure is a
     report with the failing step, not an RPC error.
     """
+    PreviewMessage: _grpc.UnaryUnaryMultiCallable[_smtp_connector_pb2.PreviewMessageRequest, _smtp_connector_pb2.PreviewMessageResponse]
+    """PreviewMessage builds the message SendMessage would send for the same request, through
+    the same code, and returns it without connecting to any SMTP server: the template
+    chosen, the rendered subject and bodies, the headers, the size and any warnings. A
+    request SendMessage would refuse fails here with the same error.
+    """
 
 @_typing.type_check_only
 class SmtpConnectorServiceAsyncStub(SmtpConnectorServiceStub):
@@ -82,6 +88,12 @@ class SmtpConnectorServiceAsyncStub(SmtpConnectorServiceStub):
     """TestConnection connects to the configured SMTP server step by step and reports each
     step; with a test recipient it also sends the `Test` template. An SMTP failure is a
     report with the failing step, not an RPC error.
+    """
+    PreviewMessage: _aio.UnaryUnaryMultiCallable[_smtp_connector_pb2.PreviewMessageRequest, _smtp_connector_pb2.PreviewMessageResponse]  # type: ignore[assignment]
+    """PreviewMessage builds the message SendMessage would send for the same request, through
+    the same code, and returns it without connecting to any SMTP server: the template
+    chosen, the rendered subject and bodies, the headers, the size and any warnings. A
+    request SendMessage would refuse fails here with the same error.
     """
 
 class SmtpConnectorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,6 +137,18 @@ class SmtpConnectorServiceServicer(metaclass=_abc_1.ABCMeta):
         """TestConnection connects to the configured SMTP server step by step and reports each
         step; with a test recipient it also sends the `Test` template. An SMTP failure is a
         report with the failing step, not an RPC error.
+        """
+
+    @_abc_1.abstractmethod
+    def PreviewMessage(
+        self,
+        request: _smtp_connector_pb2.PreviewMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_smtp_connector_pb2.PreviewMessageResponse, _abc.Awaitable[_smtp_connector_pb2.PreviewMessageResponse]]:
+        """PreviewMessage builds the message SendMessage would send for the same request, through
+        the same code, and returns it without connecting to any SMTP server: the template
+        chosen, the rendered subject and bodies, the headers, the size and any warnings. A
+        request SendMessage would refuse fails here with the same error.
         """
 
 def add_SmtpConnectorServiceServicer_to_server(servicer: SmtpConnectorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
