@@ -181,7 +181,7 @@ def stop(signum, frame):
     print("smtp-connector stopped", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGINT, stop)
-print("listening", flush=True)
+print(f"listening on 127.0.0.1:{sys.argv[1]}", flush=True)
 while True:
     sock.accept()[0].close()
 """

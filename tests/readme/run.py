@@ -207,7 +207,7 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        while not _answers(self._ports.grpc):
+        while not self._serving():
             if self._process.poll() is not None or time.monotonic() - started > SERVE_TIMEOUT:
                 report.fail(command, f"it never served on port {SHOWN_GRPC_PORT}\n{self.log()}")
                 return False
@@ -216,6 +216,11 @@ class Server:
         report.ok(command, Result(0, "", seconds))
         print(f"      (serving {seconds:.1f} s after `{command.text.split('#')[0].strip()}`)")
         return True
+
+    def _serving(self) -> bool:
+        """Whether the port answers and it is this server that does: its log names the port
+        (another program may have taken a port that was free when the run chose it)."""
+        return _answers(self._ports.grpc) and f":{self._ports.grpc}" in self.log()
 
     def stop(self, report: Report) -> None:
         """Ctrl-C, then check that it drained and stopped cleanly."""
