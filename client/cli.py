@@ -288,7 +288,8 @@ def _resolution(resolution: pb.TemplateResolution) -> list[str]:
 
 
 def _lookup(step: pb.TemplateCandidate) -> str:
-    return f"{step.usage_type} [{step.locale or 'no locale'}]"
+    where = "any locale" if step.locale == "*" else step.locale or "no locale"
+    return f"{step.usage_type} [{where}]"
 
 
 def _plural(count: int, word: str) -> str:

@@ -12,11 +12,14 @@ same table)::
                    Reply, SendReceipt, Transport; session: SmtpSession  settings
                    over smtplib, the one place that translates
                    smtplib/ssl/socket failures; advice: how to fix
-                   them; pool, tls, oauth, resolver, deadline_reader
+                   them; pool, tls, oauth, resolver, deadline_reader,
+                   utf8_auth (AUTH in UTF-8)
     domain/        config, templates (with their size check), message,  errors, deadline,
                    mime (the MIME line writer), dkim, mailer (the       settings, transport
                    loaded config, the send), profiles, guard (inline
-                   configs), validation; no gRPC
+                   configs), validation, logto_template (Logto's
+                   template rules, the default engine),
+                   logto_payloads (what Logto sends); no gRPC
     diagnosis/     connection_test (the step runner), hints (cause to   errors, deadline,
                    hint), facts (what the peer showed), probe           settings, transport,
                                                                         domain

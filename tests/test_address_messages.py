@@ -15,9 +15,6 @@ from smtp_connector.client.cli import main
 from tests.support.service import ServerFactory, make_config
 from tests.support.smtp import SmtpServer
 
-WRITE_IT = "write it as name@example.com or Name <name@example.com>"
-
-
 def validate(capsys: pytest.CaptureFixture[str], tmp_path: Path, sender: str) -> str:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(make_config(2525, fromEmail=sender)), encoding="utf-8")
@@ -33,9 +30,11 @@ def validate(capsys: pytest.CaptureFixture[str], tmp_path: Path, sender: str) ->
             "'<your-gmail-address>' is not a valid email address: An email address must have "
             "an @-sign; sends fail until it is fixed [BAD_EMAIL]",
         ),
-        ("not an address", f"'not an address' is not an email address: {WRITE_IT}; sends fail"),
-        ("noreply@acme.example Acme", "'noreply@acme.example Acme' is not an email address"),
-        ("Acme <noreply@acme", f"'Acme <noreply@acme' is not an email address: {WRITE_IT}"),
+        (
+            "not an address",
+            "'not an address' is not a valid email address: An email address must have an "
+            "@-sign; sends fail",
+        ),
         ("Acme <noreply@acme>", "'Acme <noreply@acme>' is not a valid email address: The part"),
     ],
 )
@@ -68,5 +67,5 @@ def test_a_send_quotes_the_sender_whole(
     client = start_service(make_config(smtp_server.port, fromEmail="not an address"))
     with pytest.raises(InvalidSenderError) as raised:
         client.send_message("a@example.com", "Generic", {"code": "1"})
-    assert "'not an address' is not an email address" in raised.value.message
+    assert "'not an address' is not a valid email address" in raised.value.message
     assert smtp_server.connections == 0

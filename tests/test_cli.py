@@ -53,7 +53,7 @@ def test_validate_prints_issues(
 ) -> None:
     client = start_service(None)
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps(make_config(25, port=0)), encoding="utf-8")
+    path.write_text(json.dumps(make_config(25, port=-1)), encoding="utf-8")
     status = main(["validate", "--target", client.target, str(path)])
     out = capsys.readouterr().out
     assert status == 1

@@ -127,7 +127,9 @@ def test_json_output_is_the_response(
 def test_validate(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, target: Callable[..., str]
 ) -> None:
-    config = make_config(465, password="hunter2", requireTls=True)
+    config = make_config(
+        465, password="hunter2", requireTls=True, secure=False, templateEngine="jinja2"
+    )
     config["templates"][0]["contentType"] = "text/markdown"
     config["templates"][1]["content"] = "<p>{{ code }</p>"
     config["templates"][2]["content"] = "Welcome!"

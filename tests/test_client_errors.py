@@ -21,7 +21,9 @@ from tests.support.service import ServerFactory, make_config, running_service
 from tests.support.smtp import SmtpServer
 
 
-def test_missing_variable(service: SmtpConnectorClient) -> None:
+def test_missing_variable(smtp_server: SmtpServer, start_service: ServerFactory) -> None:
+    # Jinja2's strict variables (Logto's rules would send `{{code}}` as written).
+    service = start_service(make_config(smtp_server.port, templateEngine="jinja2"))
     with pytest.raises(TemplateVariableMissingError) as caught:
         service.send_message("a@example.com", "Register", {"application": {"name": "A"}})
     error = caught.value
@@ -69,5 +71,6 @@ def test_async_client_raises_the_same_types(smtp_server: SmtpServer, tmp_path: P
             assert caught.value.smtp_code == 550
             assert (await client.test_connection()).ok
 
-    with running_service(make_config(smtp_server.port), tmp_path) as target:
+    config = make_config(smtp_server.port, templateEngine="jinja2")
+    with running_service(config, tmp_path) as target:
         asyncio.run(calls(target))

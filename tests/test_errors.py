@@ -84,7 +84,14 @@ def test_payload_cannot_inject_a_header(
     assert smtp_server.received == []
 
 
-def test_missing_template_variable_is_named(service: SmtpConnectorClient) -> None:
+@pytest.fixture
+def jinja2_service(smtp_server: SmtpServer, start_service: ServerFactory) -> SmtpConnectorClient:
+    """The service with Jinja2's strict variables (Logto's rules never miss a variable)."""
+    return start_service(make_config(smtp_server.port, templateEngine="jinja2"))
+
+
+def test_missing_template_variable_is_named(jinja2_service: SmtpConnectorClient) -> None:
+    service = jinja2_service
     with pytest.raises(TemplateVariableMissingError) as caught:
         service.send_message("user@example.org", "Register", {"code": "1", "application": {}})
     check(caught.value, grpc.StatusCode.INVALID_ARGUMENT, "TEMPLATE_VARIABLE_MISSING")
@@ -92,9 +99,9 @@ def test_missing_template_variable_is_named(service: SmtpConnectorClient) -> Non
     assert caught.value.field_violations[0].field == "payload.application.name"
 
 
-def test_missing_top_level_variable_is_named(service: SmtpConnectorClient) -> None:
+def test_missing_top_level_variable_is_named(jinja2_service: SmtpConnectorClient) -> None:
     with pytest.raises(TemplateVariableMissingError) as caught:
-        service.send_message("user@example.org", "Generic", {})
+        jinja2_service.send_message("user@example.org", "Generic", {})
     assert caught.value.metadata["variable"] == "code"
 
 

@@ -259,7 +259,13 @@ def test_hypothesis_keeps_no_example_database(tmp_path: Path) -> None:
 
 
 def generic(subject: str, content: str) -> dict[str, Any]:
-    return {"templates": [{"usageType": "Generic", "subject": subject, "content": content}]}
+    template = {
+        "usageType": "Generic",
+        "contentType": "text/plain",
+        "subject": subject,
+        "content": content,
+    }
+    return {"templateEngine": "jinja2", "templates": [template]}
 
 
 CODE = {"code": "123456", "application": {"name": "Fuzz"}}

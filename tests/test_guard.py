@@ -114,7 +114,9 @@ def test_inline_templates_over_the_size_limit_are_refused(
         inline_allowed_networks=[LOOPBACK],
         max_template_bytes=100,
     )
-    big = [{"usageType": "Generic", "subject": "s", "content": "x" * 200}]
+    big = [
+        {"usageType": "Generic", "contentType": "text/plain", "subject": "s", "content": "x" * 200}
+    ]
     with pytest.raises(InvalidRequestError) as raised:
         client.test_connection(inline(smtp_server.port, templates=big))
     assert raised.value.reason == "LIMIT_EXCEEDED"

@@ -60,7 +60,15 @@ def test_payload_depth() -> None:
 
 def test_a_server_config_with_a_template_over_the_limit_is_refused(tmp_path: Path) -> None:
     config = make_config(
-        2525, templates=[{"usageType": "Generic", "subject": "s", "content": "x" * 99}]
+        2525,
+        templates=[
+            {
+                "usageType": "Generic",
+                "contentType": "text/plain",
+                "subject": "s",
+                "content": "x" * 99,
+            }
+        ],
     )
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

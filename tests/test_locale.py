@@ -17,7 +17,12 @@ from tests.support.smtp import SmtpServer
 
 
 def template(usage_type: str, locale: str | None, subject: str) -> dict[str, Any]:
-    fields = {"usageType": usage_type, "subject": subject, "content": "{{code}}"}
+    fields = {
+        "usageType": usage_type,
+        "contentType": "text/plain",
+        "subject": subject,
+        "content": "{{code}}",
+    }
     if locale is not None:
         fields["locale"] = locale
     return fields
@@ -158,6 +163,8 @@ def test_validate_config_shows_the_resolved_chain(start_service: ServerFactory) 
         ("Generic", "fr", "templates[5]"),
         ("Generic", "en", "templates[6]"),
         ("Generic", "", "templates[7]"),
+        # Last resort: Register's first template, in whatever locale (as Logto would send it).
+        ("Register", "*", "templates[4]"),
     ]
     assert response.resolution.template_path == "templates[5]"
 

@@ -152,8 +152,8 @@ def test_dots_at_line_starts_and_line_ends_read_back() -> None:
 def test_config_headers_are_written_by_the_standard_library() -> None:
     headers = MessageHeaders(
         sender=Address("Équipe Logto 团队", "noreply", "example.com"),
-        reply_to=Address("Support", "help", "example.com"),
-        custom={"X-Campaign": "sign-up wave", "X-Note": "non-ASCII 值"},
+        reply_to=(Address("Support", "help", "example.com"),),
+        custom=(("X-Campaign", "sign-up wave"), ("X-Note", "non-ASCII 值")),
     )
     data = build("s", "b\n", headers=headers)
     assert_wire_legal(data, max_line=wire.MAX_LINE)

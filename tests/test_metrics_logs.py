@@ -27,7 +27,12 @@ from tests.support.smtp import SmtpServer, free_port
 PASSWORD = "s3cret-Pa55word-!"
 TOKEN = "caller-token-xyz"
 
-BROKEN = {"usageType": "Broken", "subject": "s", "content": "{{ code.__class__.__mro__ }}"}
+BROKEN = {
+    "usageType": "Broken",
+    "contentType": "text/plain",
+    "subject": "s",
+    "content": "{{ code.__class__.__mro__ }}",
+}
 
 
 def samples(metrics_address: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -42,7 +47,8 @@ def samples(metrics_address: str) -> dict[tuple[str, frozenset[tuple[str, str]]]
 
 
 def test_metrics_endpoint(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    config = make_config(smtp_server.port)
+    # Jinja2's mode: a sandbox violation and a missing variable are the render errors counted.
+    config = make_config(smtp_server.port, templateEngine="jinja2")
     config["templates"].append(BROKEN)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

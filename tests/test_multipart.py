@@ -105,7 +105,10 @@ def test_non_ascii_parts_survive_the_round_trip(
             "needs htmlContent",
         ),
         ({"contentType": "text/html"}, "content is the plain-text part"),
-        ({"htmlContent": "<p>{{ code }</p>"}, "template syntax error"),
+        (
+            {"htmlContent": "<p>{{ code }</p>", "templateEngine": "jinja2"},
+            "template syntax error",
+        ),
     ],
     ids=["multipart-without-html", "html-with-html-content", "html-syntax-error"],
 )
@@ -128,8 +131,8 @@ def test_build_message_headers_stay_on_the_multipart_root() -> None:
     )
     headers = MessageHeaders(
         sender=Address("Acme", "noreply", "example.com"),
-        reply_to=Address("", "help", "example.com"),
-        custom={"X-Campaign": "signin"},
+        reply_to=(Address("", "help", "example.com"),),
+        custom=(("X-Campaign", "signin"),),
     )
 
     built = build_message(rendered, headers=headers, recipient=Address("", "u", "example.com"))

@@ -14,7 +14,9 @@ from tests.support.smtp import SmtpServer
 
 
 def test_node_calls_all_three_rpcs(smtp_server: SmtpServer, tmp_path: Path) -> None:
-    with running_service(make_config(smtp_server.port), tmp_path) as target:
+    # Jinja2's strict variables: the payload without `code` fails (Logto's rules would send it).
+    config = make_config(smtp_server.port, templateEngine="jinja2")
+    with running_service(config, tmp_path) as target:
         done = run_node(ROOT / "tests" / "node" / "all_rpcs.js", target, "node@example.com")
     assert done.returncode == 0, done.stderr
     results: list[dict[str, Any]] = [json.loads(line) for line in done.stdout.splitlines()]

@@ -35,8 +35,18 @@ def marketing_config(port: int) -> dict[str, Any]:
         port,
         fromEmail="News <news@example.org>",
         templates=[
-            {"usageType": "Generic", "subject": "News", "content": "Hello {{name}}"},
-            {"usageType": "Test", "subject": "News test", "content": "Test {{code}}"},
+            {
+                "usageType": "Generic",
+                "contentType": "text/plain",
+                "subject": "News",
+                "content": "Hello {{name}}",
+            },
+            {
+                "usageType": "Test",
+                "contentType": "text/plain",
+                "subject": "News test",
+                "content": "Test {{code}}",
+            },
         ],
     )
 

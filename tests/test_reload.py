@@ -23,7 +23,14 @@ from tests.support.smtp import SmtpServer
 
 
 def generic(subject: str) -> list[dict[str, str]]:
-    return [{"usageType": "Generic", "subject": subject, "content": "Code {{code}}"}]
+    return [
+        {
+            "usageType": "Generic",
+            "contentType": "text/plain",
+            "subject": subject,
+            "content": "Code {{code}}",
+        }
+    ]
 
 
 def last_subject(smtp_server: SmtpServer) -> str:

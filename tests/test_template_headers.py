@@ -15,7 +15,13 @@ from tests.support.smtp import SmtpServer
 
 
 def config_for(port: int, **fields: Any) -> dict[str, Any]:
-    template = {"usageType": "SignIn", "subject": "Code", "content": "{{code}}", **fields}
+    template = {
+        "usageType": "SignIn",
+        "contentType": "text/plain",
+        "subject": "Code",
+        "content": "{{code}}",
+        **fields,
+    }
     return make_config(port, templates=[template])
 
 
@@ -121,7 +127,7 @@ def test_a_payload_cannot_inject_a_header_or_an_address(
     [
         ({"sendFrom": "Acme <not-an-address>"}, "templates[0].sendFrom"),
         ({"replyTo": "a@b.example\r\nBcc: c@d.example"}, "templates[0].replyTo"),
-        ({"replyTo": "{{ broken }"}, "templates[0].replyTo"),
+        ({"replyTo": "{{ broken }", "templateEngine": "jinja2"}, "templates[0].replyTo"),
     ],
     ids=["bad-static-address", "static-line-break", "syntax-error"],
 )

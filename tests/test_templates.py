@@ -1,9 +1,10 @@
-"""Templates: lookup, placeholders in every spelling Logto users write, the sandbox."""
+"""Templates: lookup, placeholders in every spelling Logto users write, and Jinja2's mode
+(``"templateEngine": "jinja2"``): strict variables, the sandbox."""
 
 from __future__ import annotations
 
 import pytest
-from smtp_connector.server.domain.config import ContentType, TemplateConfig
+from smtp_connector.server.domain.config import ContentType, TemplateConfig, TemplateEngine
 from smtp_connector.server.domain.templates import TemplateSet
 from smtp_connector.server.errors import (
     TemplateNotFound,
@@ -12,31 +13,41 @@ from smtp_connector.server.errors import (
 )
 
 
-def _set(*templates: tuple[str, str]) -> TemplateSet:
+def _set(*templates: tuple[str, str], engine: TemplateEngine = TemplateEngine.LOGTO) -> TemplateSet:
     return TemplateSet(
-        TemplateConfig(
-            usage_type=usage, subject="s", content=content, content_type=ContentType.TEXT
-        )
-        for usage, content in templates
+        (
+            TemplateConfig(
+                usage_type=usage, subject="s", content=content, content_type=ContentType.TEXT
+            )
+            for usage, content in templates
+        ),
+        engine=engine,
     )
 
 
+def _jinja2(*templates: tuple[str, str]) -> TemplateSet:
+    return _set(*templates, engine=TemplateEngine.JINJA2)
+
+
+@pytest.mark.parametrize("engine", list(TemplateEngine))
 @pytest.mark.parametrize("placeholder", ["{{code}}", "{{ code }}", "{{  code}}"])
-def test_placeholder_spellings(placeholder: str) -> None:
-    rendered = _set(("Register", f"code={placeholder}")).find("Register").render({"code": "42"})
+def test_placeholder_spellings(placeholder: str, engine: TemplateEngine) -> None:
+    templates = _set(("Register", f"code={placeholder}"), engine=engine)
+    rendered = templates.find("Register").render({"code": "42"})
     assert rendered.body == "code=42"
 
 
-def test_dotted_paths() -> None:
-    template = _set(("Generic", "{{application.name}}/{{ organization.owner.email }}")).find(
-        "Generic"
+@pytest.mark.parametrize("engine", list(TemplateEngine))
+def test_dotted_paths(engine: TemplateEngine) -> None:
+    templates = _set(
+        ("Generic", "{{application.name}}/{{ organization.owner.email }}"), engine=engine
     )
     payload = {"application": {"name": "Acme"}, "organization": {"owner": {"email": "o@x.org"}}}
-    assert template.render(payload).body == "Acme/o@x.org"
+    assert templates.find("Generic").render(payload).body == "Acme/o@x.org"
 
 
 def test_payload_keys_win_over_dict_methods() -> None:
-    template = _set(("Generic", "{{ data.items }}")).find("Generic")
+    template = _jinja2(("Generic", "{{ data.items }}")).find("Generic")
     assert template.render({"data": {"items": "three"}}).body == "three"
 
 
@@ -58,14 +69,14 @@ def test_not_found_without_generic() -> None:
 
 
 def test_nested_missing_variable_is_named_in_full() -> None:
-    template = _set(("Generic", "{{ a.b.c }}")).find("Generic")
+    template = _jinja2(("Generic", "{{ a.b.c }}")).find("Generic")
     with pytest.raises(TemplateVariableMissing) as caught:
         template.render({"a": {"b": {}}})
     assert caught.value.variable == "a.b.c"
 
 
 def test_sandbox_refuses_python_internals() -> None:
-    template = _set(("Generic", "{{ code.__class__.__mro__ }}")).find("Generic")
+    template = _jinja2(("Generic", "{{ code.__class__.__mro__ }}")).find("Generic")
     with pytest.raises(TemplateRenderFailed):
         template.render({"code": "1"})
 

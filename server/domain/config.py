@@ -15,15 +15,21 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
+import idna
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +43,14 @@ REDACTED = "********"
 DEFAULT_CONNECTION_TIMEOUT_MS = 10_000
 DEFAULT_GREETING_TIMEOUT_MS = 10_000
 DEFAULT_SOCKET_TIMEOUT_MS = 20_000
+_DEFAULT_TIMEOUTS_MS = {
+    "connection_timeout": DEFAULT_CONNECTION_TIMEOUT_MS,
+    "greeting_timeout": DEFAULT_GREETING_TIMEOUT_MS,
+    "socket_timeout": DEFAULT_SOCKET_TIMEOUT_MS,
+}
+# nodemailer's ports: TLS from the first byte, and submission (STARTTLS).
+_IMPLICIT_TLS_PORT = 465
+_SUBMISSION_PORT = 587
 
 # Headers the service writes itself; a custom header may not replace them.
 RESERVED_HEADERS = frozenset(
@@ -68,13 +82,22 @@ def _no_line_break(value: str) -> str:
     return value
 
 
+# ``Name <address>``: the address is in the last pair of angle brackets (nodemailer's
+# addressparser reads an unquoted comma in the name, ``Acme, Inc <a@b>``, the same way).
+_NAME_AND_ADDR = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<addr>[^<>]*)>\s*", re.DOTALL)
+
+
 def parse_mailbox(value: str) -> Address:
     """``Name <addr>`` or a bare address, checked for syntax. IDN domains come back in their
     ASCII (punycode) form, which every server takes; a non-ASCII local part is kept and needs
     SMTPUTF8."""
     _no_line_break(value)
-    name, addr = parseaddr(value)
-    if not addr or not _is_whole(value, addr):
+    match = _NAME_AND_ADDR.fullmatch(value.strip())
+    if match:
+        name, addr = _unquote(match["name"].strip()), match["addr"].strip()
+    else:
+        name, addr = parseaddr(value)
+    if not addr:
         raise ValueError(
             f"'{value}' is not an email address: write it as name@example.com or "
             "Name <name@example.com>"
@@ -82,12 +105,53 @@ def parse_mailbox(value: str) -> Address:
     return check_address(addr, display_name=name, written=value)
 
 
-def _is_whole(value: str, addr: str) -> bool:
-    """Whether the address parseaddr found is all there is besides a display name in front of
-    ``<addr>`` (or a ``(comment)``): of ``not an address`` it keeps ``not``, of ``a@b.c x``
-    ``a@b.c``, and the rest would be dropped unseen."""
-    bare = re.sub(r"\([^()]*\)", "", value).strip()
-    return bare == addr or bare.endswith(f"<{addr}>")
+def _unquote(name: str) -> str:
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", name[1:-1])
+    return name
+
+
+def _split_list(value: str) -> list[str]:
+    """An address list split at the commas outside quotes, angle brackets and comments."""
+    parts, current, closing = [], "", ""
+    for char in value:
+        if closing:
+            closing = "" if char == closing and not current.endswith("\\") else closing
+        elif char in '"<(':
+            closing = {'"': '"', "<": ">", "(": ")"}[char]
+        elif char == ",":
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    return [part.strip() for part in [*parts, current] if part.strip()]
+
+
+def _named(part: str) -> bool:
+    """Whether a list part is ``Name <address>`` with a name."""
+    match = _NAME_AND_ADDR.fullmatch(part)
+    return bool(match and match["name"].strip())
+
+
+def parse_mailbox_list(value: str) -> tuple[Address, ...]:
+    """One or more mailboxes separated by commas, read as nodemailer's addressparser reads
+    them: a part that is only a name (``Acme``) belongs to the next part's display name when
+    that one has both (``Acme, Inc <a@b.example>`` is one mailbox)."""
+    _no_line_break(value)
+    merged: list[str] = []
+    for part in reversed(_split_list(value)):
+        if merged and "@" not in part and _named(merged[-1]):
+            merged[-1] = f"{part}, {merged[-1]}"
+        else:
+            merged.append(part)
+    if not merged:
+        raise ValueError(f"'{value}' is not an email address")
+    return tuple(parse_mailbox(part) for part in reversed(merged))
+
+
+def _is_special_use(domain: str) -> bool:
+    name = domain.lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES)
 
 
 def check_address(addr: str, display_name: str = "", written: str = "") -> Address:
@@ -95,18 +159,29 @@ def check_address(addr: str, display_name: str = "", written: str = "") -> Addre
     ``written`` (with its name and brackets), when its syntax is wrong."""
     if has_line_break(addr):
         raise ValueError("must not contain a line break (CR or LF)")
+    local, at, domain = addr.rpartition("@")
+    # nodemailer sends from and to any host name: localhost, .local, single-label hosts and
+    # IP literals ([127.0.0.1]) are what development mailboxes and internal relays use.
+    # email_validator checks the syntax (no DNS); it refuses special-use names, so those are
+    # checked under .test (the one it allows), which keeps every other rule.
+    probe = f"{local}{at}{domain}.test" if at and _is_special_use(domain) else addr
     try:
-        # Syntax only: no DNS. `test_environment` lets the reserved .test names through, for
-        # development mailboxes; the other special-use names (localhost, .local, .invalid)
-        # are refused because no provider delivers to them.
         checked = validate_email(
-            addr, check_deliverability=False, allow_smtputf8=True, test_environment=True
+            probe,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            allow_domain_literal=True,
+            test_environment=True,
+            globally_deliverable=False,
         )
     except EmailNotValidError as exc:
         # email-validator's sentences end in a period; ours go on after this one.
         why = str(exc).rstrip(".")
         raise ValueError(f"'{written or addr}' is not a valid email address: {why}") from None
-    return Address(display_name, username=checked.local_part, domain=checked.ascii_domain)
+    ascii_domain = checked.ascii_domain
+    if probe is not addr:
+        ascii_domain = ascii_domain.removesuffix(".test")
+    return Address(display_name, username=checked.local_part, domain=ascii_domain)
 
 
 def _mailbox(value: str) -> str:
@@ -114,8 +189,47 @@ def _mailbox(value: str) -> str:
     return value
 
 
+def _mailbox_list(value: str) -> str | None:
+    if not value.strip():
+        return None  # nodemailer sends no Reply-To for "" (Logto's console default)
+    parse_mailbox_list(value)
+    return value
+
+
 Mailbox = Annotated[str, AfterValidator(_mailbox)]
+MailboxList = Annotated[str, AfterValidator(_mailbox_list)]
 HeaderText = Annotated[str, AfterValidator(_no_line_break)]
+
+
+def _ehlo_name(value: str) -> str:
+    """nodemailer's ``name``, as it can go in EHLO: a non-ASCII host name in its punycode
+    form (servers refuse raw UTF-8 there); anything else non-ASCII is refused."""
+    _no_line_break(value)
+    if value.isascii():
+        return value
+    try:
+        return idna.encode(value, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise ValueError(
+            f"'{value}' is not a host name: EHLO takes an ASCII host name (or an IDN one, "
+            "sent as punycode); use the host's ASCII name"
+        ) from None
+
+
+EhloName = Annotated[str, AfterValidator(_ehlo_name)]
+# Node's tls.rejectUnauthorized: certificates are checked unless it is the boolean false
+# ("false", 0 and null all leave checking on, as in Node's tls.connect).
+RejectUnauthorized = Annotated[bool, BeforeValidator(lambda value: value is not False)]
+
+
+def _join_pems(value: Any) -> Any:
+    # Node's tls.ca takes one PEM or a list of them; one bundle of PEMs means the same here.
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "\n".join(item.strip() for item in value) or None
+    return value
+
+
+PemList = Annotated[str, BeforeValidator(_join_pems)]
 
 # A BCP 47 language tag as Logto sends it (``en``, ``zh-CN``, ``pt_BR``, ``zh-Hant-TW``).
 _LOCALE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
@@ -160,6 +274,13 @@ class ContentType(StrEnum):
     MULTIPART = "multipart/alternative"  # ``content`` as text plus ``htmlContent``
 
 
+class TemplateEngine(StrEnum):
+    """How a template's placeholders are read: Logto's rules (the default) or Jinja2's."""
+
+    LOGTO = "logto"  # only {{ dotted.path }}; a missing value never fails (as in Logto)
+    JINJA2 = "jinja2"  # conditions, filters; a missing variable fails the send
+
+
 class TemplateConfig(_Model):
     """One template: the message sent for a usage type (and, optionally, a locale).
 
@@ -170,16 +291,41 @@ class TemplateConfig(_Model):
     usage_type: str = Field(min_length=1)
     subject: str
     content: str
+    # Required, as in Logto's guard (a template without it would go out in the wrong type);
+    # with htmlContent it defaults to multipart/alternative.
     content_type: ContentType = ContentType.TEXT
     html_content: str | None = None
     locale: Locale | None = None
     send_from: HeaderText | None = None
     reply_to: HeaderText | None = None
+    # This template's engine and HTML escaping, when they differ from the config's.
+    template_engine: TemplateEngine | None = None
+    html_escape: bool | None = None
 
     @property
     def multipart(self) -> bool:
         """Whether the message has a text and an HTML part."""
         return self.html_content is not None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _multipart_by_default(cls, data: Any) -> Any:
+        # A config's JSON (camelCase keys) must say its contentType; code may rely on text.
+        if not isinstance(data, dict) or "contentType" in data or "usageType" not in data:
+            return data
+        if data.get("htmlContent") is not None:
+            return {**data, "contentType": ContentType.MULTIPART.value}
+        return {**data, "contentType": None}  # refused below, naming the field
+
+    @field_validator("content_type", mode="before")
+    @classmethod
+    def _content_type_required(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError(
+                "required: text/plain or text/html, as in Logto (a 'type' key is not read: "
+                "rename it to contentType)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_parts(self) -> TemplateConfig:
@@ -236,8 +382,17 @@ class DkimConfig(_Model):
         return self
 
 
+class PrivateKeyWithPassphrase(_Model):
+    """nodemailer's ``privateKey`` as ``{key, passphrase}`` (an encrypted PEM key)."""
+
+    key: SecretStr
+    passphrase: SecretStr
+
+
 class AuthConfig(_Model):
-    """Logto's ``auth`` object: ``{type: "login", user, pass}`` or OAuth2 (nodemailer's)."""
+    """Logto's ``auth`` object: ``{type: "login", user, pass}`` or OAuth2 (nodemailer's):
+    an access token, a refresh token (``accessUrl`` defaults to Google's token endpoint, as in
+    nodemailer), or a Google service account (``serviceClient`` + ``privateKey``)."""
 
     type: Literal["login", "oauth2"] = "login"
     user: str = ""
@@ -247,7 +402,11 @@ class AuthConfig(_Model):
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
     access_url: str | None = None
-    expires: int | None = None
+    expires: int | float | None = None
+    service_client: str | None = None
+    private_key: SecretStr | PrivateKeyWithPassphrase | None = None
+    scope: str | None = None
+    service_request_timeout: int | float | None = None
 
     @field_validator("type", mode="before")
     @classmethod
@@ -268,20 +427,49 @@ class AuthConfig(_Model):
             return self
         if not self.user:
             raise ValueError("oauth2 needs user (the mailbox the token is for)")
-        refreshable = self.refresh_token is not None and self.access_url
-        if self.access_token is None and not (refreshable and self.client_id):
+        if self.service_client is not None and self.private_key is None:
+            raise ValueError("a service account (serviceClient) needs privateKey")
+        if self.private_key is not None:
+            check_private_key(self.private_key)
+        renewable = self.refresh_token is not None or self.service_client is not None
+        if self.access_token is None and not renewable:
             raise ValueError(
-                "oauth2 needs accessToken, or clientId, refreshToken and accessUrl to get one"
+                "oauth2 needs accessToken, a refreshToken (with clientId and clientSecret), "
+                "or a service account's serviceClient and privateKey"
             )
         return self
+
+
+def private_key_parts(key: SecretStr | PrivateKeyWithPassphrase) -> tuple[str, str | None]:
+    """The PEM text of a ``privateKey`` and its passphrase, if any."""
+    if isinstance(key, PrivateKeyWithPassphrase):
+        return key.key.get_secret_value(), key.passphrase.get_secret_value()
+    return key.get_secret_value(), None
+
+
+def check_private_key(key: SecretStr | PrivateKeyWithPassphrase) -> None:
+    """ValueError (never showing the key) unless it is an RSA private key in PEM that its
+    passphrase opens: the JWT bearer grant signs with RS256."""
+    pem, passphrase = private_key_parts(key)
+    try:
+        loaded = serialization.load_pem_private_key(
+            pem.encode(), None if passphrase is None else passphrase.encode()
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError(
+            "privateKey is not a PEM private key (or its passphrase does not open it): use "
+            "the private_key of the service account's JSON key file"
+        ) from None
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError("privateKey must be an RSA key: Google signs service-account JWTs RS256")
 
 
 class TlsConfig(_Model):
     """Node's TLS options, as Logto passes them to nodemailer; the ones we honour."""
 
     servername: str | None = None
-    reject_unauthorized: bool = True
-    ca: str | None = None
+    reject_unauthorized: RejectUnauthorized = True
+    ca: PemList | None = None
     cert: str | None = None
     key: SecretStr | None = None
     min_version: str | None = None
@@ -291,17 +479,21 @@ class SmtpConfig(_Model):
     """The whole connector config."""
 
     host: str = Field(min_length=1)
-    port: int = Field(ge=1, le=65535)
+    # 0 is nodemailer's "unset": 465 with secure, else 587.
+    port: int = Field(ge=0, le=65535)
     username: str | None = None
     password: SecretStr | None = None
     auth: AuthConfig | None = None
     # Only its line breaks are refused on load: Logto takes any string here (its README's
     # examples carry placeholders), so a bad address fails the send, not the load.
     from_email: Annotated[str, Field(min_length=1), AfterValidator(_no_line_break)]
-    reply_to: Mailbox | None = None
+    # One or more addresses, as nodemailer reads them; "" is none.
+    reply_to: MailboxList | None = None
     templates: list[TemplateConfig]
-    custom_headers: dict[str, HeaderText] = Field(default_factory=dict)
-    secure: bool = False
+    # A list value writes the header once per item, as nodemailer does.
+    custom_headers: dict[str, HeaderText | list[HeaderText]] = Field(default_factory=dict)
+    # Unset: TLS from the first byte on port 465 only (nodemailer's rule).
+    secure: bool | None = None
     require_tls: bool = Field(
         default=False,
         validation_alias=AliasChoices("requireTLS", "require_tls"),
@@ -314,24 +506,25 @@ class SmtpConfig(_Model):
     )
     tls: TlsConfig = Field(default_factory=TlsConfig)
     servername: str | None = None
-    name: str | None = None
+    name: EhloName | None = None
     # Our own keys: send credentials over an unencrypted connection (default: only to a
     # loopback peer), and the MAIL FROM address when bounces should go elsewhere than From.
     allow_plaintext_auth: bool | None = None
     envelope_from: Mailbox | None = None
-    connection_timeout: int = Field(default=DEFAULT_CONNECTION_TIMEOUT_MS, gt=0)
-    greeting_timeout: int = Field(default=DEFAULT_GREETING_TIMEOUT_MS, gt=0)
-    socket_timeout: int = Field(default=DEFAULT_SOCKET_TIMEOUT_MS, gt=0)
+    # Milliseconds, fractions allowed; 0 means the default, as nodemailer's `||` reads it.
+    connection_timeout: int | float = Field(default=DEFAULT_CONNECTION_TIMEOUT_MS, ge=0)
+    greeting_timeout: int | float = Field(default=DEFAULT_GREETING_TIMEOUT_MS, ge=0)
+    socket_timeout: int | float = Field(default=DEFAULT_SOCKET_TIMEOUT_MS, ge=0)
     # nodemailer's pool keys: `pool: false` sends each message on its own connection; the
-    # others narrow the server's pool limits for this config.
+    # others ask for pool limits, which the server's own limits cap (0: the server's).
     pool: bool | None = None
-    max_connections: int | None = Field(default=None, ge=1, le=100)
-    max_messages: int | None = Field(default=None, ge=1)
+    max_connections: int | None = Field(default=None, ge=0)
+    max_messages: int | None = Field(default=None, ge=0)
     # Ours: `pipelining: false` sends a command at a time to a server that offers PIPELINING
     # (RFC 2920) but mishandles it.
     pipelining: bool = True
     # Accepted because Logto passes them to nodemailer; they change nothing here.
-    dns_timeout: int | None = None
+    dns_timeout: int | float | None = None
     local_address: str | None = None
     logger: bool | None = None
     debug: bool | None = None
@@ -341,6 +534,20 @@ class SmtpConfig(_Model):
     # Beyond Logto: the locale used when a payload's own has no template, and DKIM signing.
     default_locale: Locale | None = None
     dkim: DkimConfig | None = None
+    # How templates read placeholders (Logto's rules unless "jinja2"), and whether payload
+    # values are HTML-escaped in HTML bodies (Logto sends them raw: "htmlEscape": false).
+    template_engine: TemplateEngine = TemplateEngine.LOGTO
+    html_escape: bool = True
+
+    @field_validator("templates")
+    @classmethod
+    def _some_template(cls, templates: list[TemplateConfig]) -> list[TemplateConfig]:
+        if not templates:  # Logto's guard refuses it too: every send would fail
+            raise ValueError(
+                "at least one template is needed (Logto requires Register, SignIn, "
+                "ForgotPassword and Generic); with none, every send fails"
+            )
+        return templates
 
     @field_validator("custom_headers")
     @classmethod
@@ -352,11 +559,30 @@ class SmtpConfig(_Model):
                 raise ValueError(f"'{header}' is set by the service and cannot be a custom header")
         return headers
 
-    @model_validator(mode="after")
-    def _check_tls_flags(self) -> SmtpConfig:
-        if self.ignore_tls and (self.require_tls or self.secure):
-            raise ValueError("ignoreTLS contradicts requireTLS and secure: set only one of them")
-        return self
+    @field_validator("connection_timeout", "greeting_timeout", "socket_timeout")
+    @classmethod
+    def _zero_is_the_default(cls, value: float, info: ValidationInfo) -> float:
+        if value == 0:  # nodemailer: `options.connectionTimeout || CONNECTION_TIMEOUT`
+            return _DEFAULT_TIMEOUTS_MS[str(info.field_name)]
+        return value
+
+    @field_validator("max_connections", "max_messages")
+    @classmethod
+    def _zero_is_unset(cls, value: int | None) -> int | None:
+        return value or None  # nodemailer: `options.maxConnections || 5`
+
+    @property
+    def implicit_tls(self) -> bool:
+        """TLS from the first byte: ``secure``, or port 465 when ``secure`` is unset (as in
+        nodemailer, where ``secure`` also outranks ``ignoreTLS``, which only skips STARTTLS)."""
+        return self.secure if self.secure is not None else self.port == _IMPLICIT_TLS_PORT
+
+    @property
+    def server_port(self) -> int:
+        """The port connected to: ``port``, or nodemailer's default for 0 (465 or 587)."""
+        if self.port:
+            return self.port
+        return _IMPLICIT_TLS_PORT if self.secure else _SUBMISSION_PORT
 
     def credentials(self) -> tuple[str, str] | None:
         """The login user and password, from ``auth`` or the older ``username``/``password``;
@@ -378,7 +604,18 @@ class SmtpConfig(_Model):
         return json.dumps(_redact(data), ensure_ascii=False, indent=2, sort_keys=True)
 
 
-_SECRET_KEYS = frozenset({"password", "pass", "accessToken", "clientSecret", "refreshToken", "key"})
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "pass",
+        "accessToken",
+        "clientSecret",
+        "refreshToken",
+        "key",
+        "privateKey",
+        "passphrase",
+    }
+)
 
 
 def _redact(value: Any) -> Any:

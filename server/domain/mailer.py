@@ -15,9 +15,22 @@ from pydantic import SecretStr
 from ..deadline import Deadline
 from ..errors import FieldViolation, InvalidRequest, InvalidSender, Reason
 from ..transport.base import ConnectionSettings, Envelope, TlsMode, Transport, TransportFactory
-from ..transport.oauth import OAuth2Credentials
+from ..transport.oauth import (
+    DEFAULT_ASSERTION_LIFETIME,
+    GMAIL_SCOPE,
+    GOOGLE_TOKEN_URL,
+    OAuth2Credentials,
+)
 from ..transport.pool import transport_factory
-from .config import AuthConfig, SmtpConfig, check_address, parse_config, parse_mailbox
+from .config import (
+    AuthConfig,
+    SmtpConfig,
+    check_address,
+    parse_config,
+    parse_mailbox,
+    parse_mailbox_list,
+    private_key_parts,
+)
 from .dkim import DkimSigner, KeyAccess, signer_for
 from .message import MessageHeaders, build_message, headers_for
 from .templates import CompiledTemplate, RenderedTemplate, TemplateSet
@@ -69,19 +82,35 @@ def compile_config(
     try:
         headers: MessageHeaders | str = MessageHeaders(
             sender=config.sender(),
-            reply_to=None if reply_to is None else parse_mailbox(reply_to),
-            custom=dict(config.custom_headers),
+            reply_to=() if reply_to is None else parse_mailbox_list(reply_to),
+            custom=_header_lines(config.custom_headers),
         )
     except ValueError as exc:
         headers = str(exc)  # a placeholder fromEmail: sends say so (sender_headers)
     bounce_to = config.envelope_from
     return LoadedConfig(
         config=config,
-        templates=TemplateSet(config.templates, config.default_locale),
+        templates=TemplateSet(
+            config.templates,
+            config.default_locale,
+            engine=config.template_engine,
+            html_escape=config.html_escape,
+        ),
         envelope_from=parse_mailbox(bounce_to) if bounce_to else None,
         headers=headers,
         connection=connection_settings(config),
         dkim=signer_for(config.dkim, key_access),
+    )
+
+
+def _header_lines(headers: Mapping[str, str | list[str]]) -> tuple[tuple[str, str], ...]:
+    """customHeaders as header lines: a list value gives one line per item (nodemailer's).
+    An empty value gives none: Logto stores configs through clean-deep, which drops ""."""
+    return tuple(
+        (name, item)
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else [value])
+        if item
     )
 
 
@@ -94,7 +123,7 @@ def _with_password(config: SmtpConfig, password: str) -> SmtpConfig:
 
 def connection_settings(config: SmtpConfig) -> ConnectionSettings:
     """The transport's view of a config."""
-    if config.secure:
+    if config.implicit_tls:
         mode = TlsMode.IMPLICIT
     elif config.ignore_tls:
         mode = TlsMode.NONE
@@ -109,7 +138,7 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
         credentials = None
     return ConnectionSettings(
         host=config.host,
-        port=config.port,
+        port=config.server_port,
         tls_mode=mode,
         servername=tls.servername or config.servername,
         verify_certificate=tls.reject_unauthorized,
@@ -135,6 +164,11 @@ def connection_settings(config: SmtpConfig) -> ConnectionSettings:
 def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
     if auth is None or auth.type != "oauth2":
         return None
+    key, passphrase = (
+        (None, None) if auth.private_key is None else private_key_parts(auth.private_key)
+    )
+    # nodemailer: serviceRequestTimeout in seconds, clamped to 0..3600, 0 meaning 300.
+    lifetime = min(max(int(auth.service_request_timeout or 0), 0), 3600)
     return OAuth2Credentials(
         user=auth.user,
         access_token=_secret(auth.access_token),
@@ -143,7 +177,12 @@ def _oauth2_credentials(auth: AuthConfig | None) -> OAuth2Credentials | None:
         client_id=auth.client_id,
         client_secret=_secret(auth.client_secret),
         refresh_token=_secret(auth.refresh_token),
-        access_url=auth.access_url,
+        access_url=auth.access_url or GOOGLE_TOKEN_URL,  # nodemailer's default
+        service_client=auth.service_client,
+        private_key=key,
+        private_key_passphrase=passphrase,
+        scope=auth.scope or GMAIL_SCOPE,
+        assertion_lifetime=lifetime or DEFAULT_ASSERTION_LIFETIME,
     )
 
 

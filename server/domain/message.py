@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
@@ -38,8 +37,8 @@ class MessageHeaders:
     """The headers a config contributes to every message."""
 
     sender: Address
-    reply_to: Address | None = None
-    custom: Mapping[str, str] = field(default_factory=dict)
+    reply_to: tuple[Address, ...] = ()  # the config's list, or a template's one mailbox
+    custom: tuple[tuple[str, str], ...] = ()  # header lines, in order; a name may repeat
 
     # The config's own header lines are the same in every message: written once, by the
     # standard library (display names, folding), and reused (cached_property bypasses frozen).
@@ -57,9 +56,9 @@ class MessageHeaders:
         head = EmailMessage(policy=message_policy)
         head["From"] = self.sender
         tail = EmailMessage(policy=message_policy)
-        if self.reply_to is not None:
+        if self.reply_to:
             tail["Reply-To"] = self.reply_to
-        for name, value in self.custom.items():
+        for name, value in self.custom:
             tail[name] = value
         tail["MIME-Version"] = "1.0"
         return _header_bytes(head), _header_bytes(tail)
@@ -77,7 +76,7 @@ def headers_for(rendered: RenderedTemplate, headers: MessageHeaders) -> MessageH
     if rendered.send_from is not None:
         headers = replace(headers, sender=_checked_mailbox(rendered.send_from, "sendFrom"))
     if rendered.reply_to is not None:
-        headers = replace(headers, reply_to=_checked_mailbox(rendered.reply_to, "replyTo"))
+        headers = replace(headers, reply_to=(_checked_mailbox(rendered.reply_to, "replyTo"),))
     return headers
 
 
@@ -121,9 +120,9 @@ def build_message(
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id
-    if headers.reply_to is not None:
+    if headers.reply_to:
         msg["Reply-To"] = headers.reply_to
-    for name, value in headers.custom.items():
+    for name, value in headers.custom:
         msg[name] = value
     # multipart/alternative: the plain part first, the preferred (HTML) part last.
     msg.set_content(rendered.body, subtype="plain", charset="utf-8")

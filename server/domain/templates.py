@@ -1,9 +1,11 @@
-"""Templates: compiled once per config in Jinja2's sandbox, looked up by usage type and
-locale, rendered.
+"""Templates: compiled once per config, looked up by usage type and locale, rendered.
 
-Jinja2 understands Logto's placeholders as they are (``{{code}}``, ``{{ code }}``,
-``{{application.name}}``) and its sandbox keeps a template from reaching Python internals.
-Variables are HTML-escaped in HTML bodies, never in plain text, subjects or mailboxes.
+Two engines. The default is Logto's own (server/logto_template.py): only ``{{ dotted.path }}``
+is a placeholder, a missing value never fails a send. ``"templateEngine": "jinja2"`` (in the
+config, or in one template) selects Jinja2 in its sandbox instead, with conditions, filters
+and strict variables: a variable the payload lacks fails the send. Either way, payload values
+are HTML-escaped in HTML bodies (``"htmlEscape": false`` turns it off), never in plain text,
+subjects or mailboxes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from jinja2.exceptions import SecurityError
@@ -26,9 +28,19 @@ from ..errors import (
     TemplateRenderFailed,
     TemplateVariableMissing,
 )
-from .config import ContentType, SmtpConfig, TemplateConfig, normalize_locale
+from .config import ContentType, SmtpConfig, TemplateConfig, TemplateEngine, normalize_locale
+from .logto_template import LogtoTemplate
 
 GENERIC = "Generic"
+# The lookup step "this usage type in whatever locale it has" (see TemplateSet).
+ANY_LOCALE = "*"
+
+
+class Renderable(Protocol):
+    """A compiled template text of either engine."""
+
+    def render(self, payload: Mapping[str, Any], /) -> str:
+        """The text for one payload."""
 
 
 class _Scope(dict[str, Any]):
@@ -146,8 +158,8 @@ class MailboxTemplate:
     """A templated mailbox, ``Name <address>``, compiled as two parts: whatever a payload
     puts in the name stays in the name."""
 
-    display_name: jinja2.Template
-    address: jinja2.Template
+    display_name: Renderable
+    address: Renderable
 
     def render(self, scope: Mapping[str, Any]) -> RenderedMailbox:
         """Both parts rendered (and stripped of surrounding blanks)."""
@@ -161,13 +173,14 @@ class CompiledTemplate:
 
     usage_type: str
     content_type: ContentType
-    subject: jinja2.Template
-    content: jinja2.Template
+    subject: Renderable
+    content: Renderable
     index: int = 0
     locale: str | None = None
-    html_content: jinja2.Template | None = None
+    html_content: Renderable | None = None
     send_from: MailboxTemplate | None = None
     reply_to: MailboxTemplate | None = None
+    engine: TemplateEngine = TemplateEngine.LOGTO
 
     @property
     def path(self) -> str:
@@ -175,9 +188,10 @@ class CompiledTemplate:
         return f"templates[{self.index}]"
 
     def render(self, payload: Mapping[str, Any]) -> RenderedTemplate:
-        """Render subject, bodies and mailboxes; a variable the payload lacks raises
-        TemplateVariableMissing, anything the sandbox refuses TemplateRenderFailed."""
-        scope = _as_scope(payload, "")
+        """Render subject, bodies and mailboxes. Under Jinja2, a variable the payload lacks
+        raises TemplateVariableMissing, anything the sandbox refuses TemplateRenderFailed;
+        Logto's rules never fail."""
+        scope = payload if self.engine is TemplateEngine.LOGTO else _as_scope(payload, "")
         try:
             return RenderedTemplate(
                 usage_type=self.usage_type,
@@ -213,21 +227,48 @@ def _as_scope(value: Mapping[str, Any], path: str) -> _Scope:
     return scope
 
 
-def compile_template(template: TemplateConfig, index: int) -> CompiledTemplate:
-    """Compile one template; a syntax error raises InvalidConfig naming the field and line."""
+@dataclass(frozen=True)
+class _Compiler:
+    """Compiles one template's texts with its engine; ``html`` says the text is an HTML body
+    (escaped values), ``field`` names it in a syntax error (Jinja2 only)."""
+
+    engine: TemplateEngine
+    html_escape: bool
+
+    def __call__(self, source: str, field: str, *, html: bool = False) -> Renderable:
+        if self.engine is TemplateEngine.LOGTO:
+            return LogtoTemplate(source, html_escape=html and self.html_escape)
+        return _compile(_HTML if html and self.html_escape else _TEXT, source, field)
+
+
+def compile_template(
+    template: TemplateConfig,
+    index: int,
+    *,
+    engine: TemplateEngine = TemplateEngine.LOGTO,
+    html_escape: bool = True,
+) -> CompiledTemplate:
+    """Compile one template with its own engine and escaping, or else the config's (given
+    here); a Jinja2 syntax error raises InvalidConfig naming the field and line."""
     path = f"templates[{index}]"
-    body_env = _HTML if template.content_type is ContentType.HTML else _TEXT
+    engine = template.template_engine or engine
+    compiler = _Compiler(
+        engine, html_escape if template.html_escape is None else template.html_escape
+    )
     html = template.html_content
     return CompiledTemplate(
         usage_type=template.usage_type,
         content_type=ContentType.MULTIPART if template.multipart else template.content_type,
-        subject=_compile(_TEXT, template.subject, f"{path}.subject"),
-        content=_compile(body_env, template.content, f"{path}.content"),
+        subject=compiler(template.subject, f"{path}.subject"),
+        content=compiler(
+            template.content, f"{path}.content", html=template.content_type is ContentType.HTML
+        ),
         index=index,
         locale=template.locale,
-        html_content=None if html is None else _compile(_HTML, html, f"{path}.htmlContent"),
-        send_from=_compile_mailbox(template.send_from, f"{path}.sendFrom"),
-        reply_to=_compile_mailbox(template.reply_to, f"{path}.replyTo"),
+        html_content=None if html is None else compiler(html, f"{path}.htmlContent", html=True),
+        send_from=_compile_mailbox(compiler, template.send_from, f"{path}.sendFrom"),
+        reply_to=_compile_mailbox(compiler, template.reply_to, f"{path}.replyTo"),
+        engine=engine,
     )
 
 
@@ -235,14 +276,14 @@ def compile_template(template: TemplateConfig, index: int) -> CompiledTemplate:
 _NAME_AND_ADDRESS = re.compile(r"(?P<name>.*?)\s*<(?P<address>[^<>]*)>\s*", re.DOTALL)
 
 
-def _compile_mailbox(source: str | None, field: str) -> MailboxTemplate | None:
+def _compile_mailbox(compiler: _Compiler, source: str | None, field: str) -> MailboxTemplate | None:
     if source is None:
         return None
     match = _NAME_AND_ADDRESS.fullmatch(source.strip())
     name, address = (match["name"], match["address"]) if match else ("", source)
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = name[1:-1]  # the quotes belong to the syntax; the builder re-quotes as needed
-    return MailboxTemplate(_compile(_TEXT, name, field), _compile(_TEXT, address, field))
+    return MailboxTemplate(compiler(name, field), compiler(address, field))
 
 
 def _compile(env: SandboxedEnvironment, source: str, field: str) -> jinja2.Template:
@@ -285,7 +326,12 @@ class TemplateSet:
     """A config's templates, compiled once, looked up by usage type and locale."""
 
     def __init__(
-        self, templates: Iterable[TemplateConfig], default_locale: str | None = None
+        self,
+        templates: Iterable[TemplateConfig],
+        default_locale: str | None = None,
+        *,
+        engine: TemplateEngine = TemplateEngine.LOGTO,
+        html_escape: bool = True,
     ) -> None:
         self.default_locale = default_locale
         self._by_key: dict[tuple[str, str | None], CompiledTemplate] = {}
@@ -293,15 +339,30 @@ class TemplateSet:
             locale = None if template.locale is None else normalize_locale(template.locale)
             # Like Logto, the first template of a usage type (and locale) wins.
             if (template.usage_type, locale) not in self._by_key:
-                self._by_key[template.usage_type, locale] = compile_template(template, index)
+                self._by_key[template.usage_type, locale] = compile_template(
+                    template, index, engine=engine, html_escape=html_escape
+                )
         self._usage_types = frozenset(usage for usage, _ in self._by_key)
+        # A usage type whose templates all have a locale still has a first one (_keys).
+        for usage in self._usage_types:
+            if (usage, None) not in self._by_key:
+                first = min(
+                    (t for (u, _), t in self._by_key.items() if u == usage), key=lambda t: t.index
+                )
+                self._by_key[usage, ANY_LOCALE] = first
 
     def _keys(self, usage_type: str, locale: str | None) -> Iterator[tuple[str, str | None]]:
         # The usage type through the locale chain, then Generic through the same chain.
         chain = locale_chain(locale, self.default_locale)
-        for usage in (usage_type,) if usage_type == GENERIC else (usage_type, GENERIC):
+        usages = (usage_type,) if usage_type == GENERIC else (usage_type, GENERIC)
+        for usage in usages:
             for tag in chain:
                 yield usage, tag
+        # Last, rather than fail: the usage type's (then Generic's) first template in another
+        # locale, as Logto, which reads no `locale` key, would send it.
+        for usage in usages:
+            if (usage, ANY_LOCALE) in self._by_key:
+                yield usage, ANY_LOCALE
 
     def candidates(self, usage_type: str, locale: str | None = None) -> tuple[Candidate, ...]:
         """Every step of the lookup in order, with the template found there (if any)."""

@@ -35,6 +35,8 @@ from .config import (
     parse_mailbox,
 )
 from .dkim import KeyAccess
+from .logto_payloads import placeholder_warning
+from .logto_template import placeholders
 from .mailer import LoadedConfig, load_config
 from .templates import Candidate
 
@@ -246,14 +248,15 @@ def _schema_issue(item: Any) -> ConfigIssue:
     if kind == "missing":
         return _error(path, "required field is missing", "MISSING_FIELD")
     if last == "port" and kind in ("greater_than_equal", "less_than_equal"):
-        return _error(path, "port must be between 1 and 65535", "PORT_OUT_OF_RANGE")
+        message = "port must be between 1 and 65535 (or 0: 587, or 465 with secure: true)"
+        return _error(path, message, "PORT_OUT_OF_RANGE")
+    if last == "contentType" and kind == "value_error":
+        return _error(path, f"contentType is {message}", "MISSING_FIELD")
     if last == "contentType":
         message = "unknown contentType: use text/plain, text/html or multipart/alternative"
         return _error(path, message, "UNKNOWN_CONTENT_TYPE")
     if last in ("fromEmail", "replyTo") and kind == "value_error":
         return _error(path, message, "BAD_EMAIL")
-    if not loc and "ignoreTLS" in message:
-        return _error("ignoreTLS", message, "CONTRADICTORY_TLS_FLAGS")
     if kind.endswith(("_type", "_parsing")):
         return _error(path, message, "INVALID_TYPE")
     return _error(path, message, "INVALID_VALUE")
@@ -267,9 +270,18 @@ def _templates(data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield index, template
 
 
+def _uses_jinja2(data: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether a template is read by Jinja2 (its own templateEngine, else the config's)."""
+    engine = template.get("templateEngine") or data.get("templateEngine")
+    return engine == "jinja2"
+
+
 def _template_syntax_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+    """Jinja2 syntax errors; under Logto's rules every text is a valid template."""
     issues = []
     for index, template in _templates(data):
+        if not _uses_jinja2(data, template):
+            continue
         for key in _TEMPLATE_SOURCES:
             source = template.get(key)
             if not isinstance(source, str):
@@ -297,6 +309,30 @@ def _lints(data: dict[str, Any]) -> list[ConfigIssue]:
         *_template_lints(data),
         *_unknown_keys(data, SmtpConfig, ""),
         *_inline_password(data),
+        *_oauth2_without_type(data),
+    ]
+
+
+_OAUTH2_KEYS = ("serviceClient", "privateKey", "accessToken", "refreshToken", "clientId")
+
+
+def _oauth2_without_type(data: dict[str, Any]) -> list[ConfigIssue]:
+    """OAuth2 keys in an ``auth`` without ``type: OAuth2``: nodemailer (so Logto too) then
+    reads it as a password login, which fails without a password."""
+    auth = data.get("auth")
+    if not isinstance(auth, dict) or str(auth.get("type", "login")).lower() == "oauth2":
+        return []
+    keys = [key for key in _OAUTH2_KEYS if key in auth]
+    if not keys:
+        return []
+    return [
+        _warning(
+            "auth.type",
+            f'auth has {", ".join(keys)} but no "type": "OAuth2": as in nodemailer, it is '
+            "read as a login with user and pass, so those keys are ignored; add "
+            '"type": "OAuth2"',
+            "OAUTH2_TYPE_MISSING",
+        )
     ]
 
 
@@ -304,7 +340,10 @@ def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
     port, secure = data.get("port"), data.get("secure") is True
     if isinstance(port, str) and port.isdigit():
         port = int(port)
-    if port == _IMPLICIT_TLS_PORT and not secure:
+    if data.get("ignoreTLS") is True and (secure or data.get("requireTLS") is True):
+        return [_ignore_tls_warning(secure)]
+    # Unset, secure follows the port (nodemailer: TLS from the first byte on 465 only).
+    if port == _IMPLICIT_TLS_PORT and data.get("secure") is False:
         return [
             _warning(
                 "secure",
@@ -333,6 +372,20 @@ def _port_tls(data: dict[str, Any]) -> list[ConfigIssue]:
     return []
 
 
+def _ignore_tls_warning(secure: bool) -> ConfigIssue:
+    if secure:
+        message = (
+            "ignoreTLS has no effect with secure: true (TLS starts with the first byte; "
+            "ignoreTLS only skips STARTTLS)"
+        )
+    else:
+        message = (
+            "ignoreTLS wins over requireTLS, as in nodemailer: STARTTLS is never tried and "
+            "the mail travels unencrypted; remove ignoreTLS to require TLS"
+        )
+    return _warning("ignoreTLS", message, "CONTRADICTORY_TLS_FLAGS")
+
+
 def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     first_of: dict[tuple[str, str], int] = {}
@@ -353,7 +406,18 @@ def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
             )
             continue
         first_of[key] = index
-        if usage in CODE_USAGE_TYPES and not _uses_code(template):
+        if template.get("subject") == "":
+            issues.append(
+                _warning(
+                    f"templates[{index}].subject",
+                    f"the '{usage}' template has an empty subject: the message goes out with "
+                    "a blank Subject (Logto sends it so too), which spam filters score badly",
+                    "EMPTY_SUBJECT",
+                )
+            )
+        if not _uses_jinja2(data, template):
+            issues += _placeholder_lints(index, usage, template)
+        if usage in CODE_USAGE_TYPES and not _uses_code(data, template):
             issues.append(
                 _warning(
                     f"templates[{index}].content",
@@ -375,12 +439,31 @@ def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
     return issues
 
 
-def _uses_code(template: dict[str, Any]) -> bool:
+def _placeholder_lints(index: int, usage: str, template: dict[str, Any]) -> list[ConfigIssue]:
+    """Placeholders that no payload Logto sends for this usage type fills, and what goes
+    out in their place."""
+    issues = []
+    for key in _TEMPLATE_SOURCES:
+        source = template.get(key)
+        if not isinstance(source, str):
+            continue
+        for path in dict.fromkeys(placeholders(source)):
+            message = placeholder_warning(usage, path)
+            if message is not None:
+                issues.append(
+                    _warning(f"templates[{index}].{key}", message, "PLACEHOLDER_NOT_FILLED")
+                )
+    return issues
+
+
+def _uses_code(data: dict[str, Any], template: dict[str, Any]) -> bool:
     """Whether the subject or a body refers to ``code`` (or ``link``, for magic links)."""
     names: set[str] = set()
     for key in _TEMPLATE_TEXTS:
         source = template.get(key)
-        if isinstance(source, str):
+        if isinstance(source, str) and not _uses_jinja2(data, template):
+            names |= {path.split(".", 1)[0] for path in placeholders(source)}
+        elif isinstance(source, str):
             try:
                 names |= meta.find_undeclared_variables(_PARSER.parse(source))
             except jinja2.TemplateSyntaxError:

@@ -1,13 +1,19 @@
 """OAuth2 access tokens for SMTP's XOAUTH2: a given token, or one refreshed from a token
 endpoint a margin before it expires, cached per set of credentials.
 
-Only the refresh-token grant is spoken (RFC 6749 section 6), which is what Gmail, Office 365
-and nodemailer's ``auth.type: "oauth2"`` configs use. Tokens and secrets never appear in a
-message or a log line; a failed refresh names the endpoint's host and its error code only.
+Two grants are spoken, those of nodemailer's ``auth.type: "oauth2"`` (nodemailer/nodemailer
+lib/xoauth2/index.js): the refresh-token grant (RFC 6749 section 6), which Gmail and Office
+365 configs use, and, for a Google service account (``serviceClient`` + ``privateKey``), the
+JWT bearer grant (RFC 7523 section 2.1) with an RS256 assertion ``{iss: serviceClient,
+scope, sub: user, aud: accessUrl, iat, exp}``, as Google documents it
+(developers.google.com/identity/protocols/oauth2/service-account). Without ``accessUrl`` both
+go to Google's token endpoint, nodemailer's default. Tokens, secrets and keys never appear
+in a message or a log line; a failed refresh names the endpoint's host and its error code.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -15,6 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..deadline import Deadline
 from ..errors import Reason, SmtpAuthFailed, SmtpUnavailable
@@ -25,6 +34,11 @@ REFRESH_MARGIN = 60.0
 # When an endpoint says nothing of the lifetime: Google's and Microsoft's tokens live an hour.
 DEFAULT_LIFETIME = 3600.0
 TOKEN_TIMEOUT = 10.0
+# nodemailer's default accessUrl, and a service account's default scope and JWT lifetime.
+GOOGLE_TOKEN_URL = "https://accounts.google.com/o/oauth2/token"  # noqa: S105 (a URL)
+GMAIL_SCOPE = "https://mail.google.com/"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DEFAULT_ASSERTION_LIFETIME = 300  # seconds; nodemailer's serviceRequestTimeout, at most 3600
 
 
 @dataclass(frozen=True)
@@ -37,12 +51,19 @@ class OAuth2Credentials:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
-    access_url: str | None = None
+    access_url: str | None = GOOGLE_TOKEN_URL
+    # A Google service account: its client email, RSA key (PEM) and the token's scope.
+    service_client: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    scope: str = GMAIL_SCOPE
+    assertion_lifetime: int = DEFAULT_ASSERTION_LIFETIME
 
     @property
     def refreshable(self) -> bool:
         """Whether a new access token can be fetched."""
-        return bool(self.refresh_token and self.access_url)
+        renewable = self.refresh_token or (self.service_client and self.private_key)
+        return bool(renewable and self.access_url)
 
 
 def xoauth2_response(user: str, token: str) -> str:
@@ -85,7 +106,7 @@ class TokenCache:
             if not credentials.refreshable:
                 raise SmtpAuthFailed(
                     "the OAuth2 access token has expired and the config has no refreshToken "
-                    "and accessUrl to renew it; the message was not sent",
+                    "or service account to renew it; the message was not sent",
                     stage=Stage.AUTH,
                 )
             fresh = _refresh(credentials, deadline)
@@ -118,10 +139,41 @@ def _given_token(credentials: OAuth2Credentials) -> _Token | None:
     return _Token(credentials.access_token, credentials.expires)
 
 
-def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
-    """Trade the refresh token for a new access token (RFC 6749 section 6)."""
-    url = credentials.access_url or ""
-    host = urllib.parse.urlsplit(url).netloc
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_assertion(credentials: OAuth2Credentials, now: float) -> str:
+    """The service account's signed JWT (RS256) for the JWT bearer grant (RFC 7523)."""
+    issued = int(now)
+    claims = {
+        "iss": credentials.service_client,
+        "scope": credentials.scope,
+        "sub": credentials.user,
+        "aud": credentials.access_url,
+        "iat": issued,
+        "exp": issued + credentials.assertion_lifetime,
+    }
+    header = {"alg": "RS256", "typ": "JWT"}
+    signing_input = ".".join(
+        _base64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    passphrase = credentials.private_key_passphrase
+    pem = (credentials.private_key or "").encode()
+    key = serialization.load_pem_private_key(
+        pem, None if passphrase is None else passphrase.encode()
+    )
+    if not isinstance(key, rsa.RSAPrivateKey):  # the config checked it on load
+        raise TypeError("a service account's privateKey must be an RSA key")
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_base64url(signature)}"
+
+
+def _grant(credentials: OAuth2Credentials) -> dict[str, str]:
+    """The token request's form: the JWT bearer grant for a service account, else the
+    refresh-token grant."""
+    if credentials.service_client and credentials.private_key:
+        return {"grant_type": JWT_BEARER, "assertion": jwt_assertion(credentials, time.time())}
     form = {
         "grant_type": "refresh_token",
         "refresh_token": credentials.refresh_token or "",
@@ -129,6 +181,15 @@ def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
     }
     if credentials.client_secret:
         form["client_secret"] = credentials.client_secret
+    return form
+
+
+def _refresh(credentials: OAuth2Credentials, deadline: Deadline) -> _Token:
+    """Trade the refresh token (or the service account's signed assertion) for a new access
+    token."""
+    url = credentials.access_url or ""
+    host = urllib.parse.urlsplit(url).netloc
+    form = _grant(credentials)
     request = urllib.request.Request(  # noqa: S310 (the config only accepts http(s) URLs)
         url,
         data=urllib.parse.urlencode(form).encode(),
@@ -173,7 +234,8 @@ def _refused(host: str, exc: urllib.error.HTTPError) -> SmtpAuthFailed | SmtpUna
     if exc.code >= 500:
         return SmtpUnavailable(message + "; the message was not sent", stage=Stage.AUTH)
     return SmtpAuthFailed(
-        message + ": check clientId, clientSecret and refreshToken; the message was not sent",
+        message + ": check clientId, clientSecret and refreshToken (or the service account's "
+        "serviceClient and privateKey); the message was not sent",
         stage=Stage.AUTH,
     )
 

@@ -66,10 +66,12 @@ class PooledTransport:
     ) -> None:
         limits = limits or PoolLimits()
         self.settings = settings
-        # A config may narrow the server's limits with nodemailer's own keys.
+        # A config may narrow the server's limits with nodemailer's own keys, never widen them.
         self.limits = PoolLimits(
-            max_connections=settings.max_connections or limits.max_connections,
-            max_messages=settings.max_messages or limits.max_messages,
+            max_connections=min(
+                settings.max_connections or limits.max_connections, limits.max_connections
+            ),
+            max_messages=min(settings.max_messages or limits.max_messages, limits.max_messages),
             idle_timeout=limits.idle_timeout,
             acquire_timeout=limits.acquire_timeout,
         )

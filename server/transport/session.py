@@ -24,6 +24,7 @@ from ..errors import (
     Cause,
     DeadlineExceeded,
     DeliveryUnknown,
+    FieldViolation,
     InvalidConfig,
     InvalidRequest,
     PlaintextAuthRefused,
@@ -42,6 +43,7 @@ from .base import ConnectionSettings, Envelope, Reply, SendReceipt, Stage, TlsMo
 from .deadline_reader import DeadlineReader
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
 from .tls import client_context
+from .utf8_auth import Utf8AuthSMTP
 
 log = logging.getLogger(__name__)
 _Error = TypeVar("_Error", bound=SmtpConnectorError)
@@ -104,8 +106,9 @@ def _reply_error(settings: ConnectionSettings, stage: str, code: int, text: str)
     return error_type(message, stage=stage, smtp_code=code, enhanced_code=enhanced_code)
 
 
-class _SMTP(smtplib.SMTP):
-    """smtplib's client, remembering which AUTH mechanism succeeded (for connection tests)."""
+class _SMTP(Utf8AuthSMTP):
+    """smtplib's client with UTF-8 AUTH (as nodemailer), remembering which AUTH mechanism
+    succeeded (for connection tests)."""
 
     auth_mechanism: str | None = None
 
@@ -237,8 +240,11 @@ class SmtpSession:
         oauth2 = settings.oauth2
         if oauth2 is None and not (settings.user or settings.password):
             return None
-        self._refuse_plaintext_auth()
         offered = self.auth_mechanisms()
+        if oauth2 is None and not settings.password:
+            self._user_without_password(offered)
+            return None
+        self._refuse_plaintext_auth()
         if not offered:
             raise SmtpAuthFailed(
                 f"SMTP server {settings.address} offers no AUTH"
@@ -258,6 +264,19 @@ class SmtpSession:
         with self._translate(Stage.AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
         return Reply(code, _text(text))
+
+    def _user_without_password(self, offered: list[str]) -> None:
+        """A user and no password, as nodemailer reads it: no login where the server offers
+        no AUTH, and no attempt with an empty password where it does."""
+        if not offered:
+            return None
+        raise SmtpAuthFailed(
+            f"SMTP server {self.settings.address} asks for AUTH but the config has a user and "
+            "no password (nodemailer refuses too: 'Missing credentials'): set auth.pass (or the "
+            "server's SMTP_CONNECTOR_SMTP_PASSWORD), or, for a service account, "
+            '"type": "OAuth2"; the message was not sent',
+            stage=Stage.AUTH,
+        )
 
     def auth_mechanisms(self) -> list[str]:
         """The AUTH mechanisms the server advertised, upper-case."""
@@ -488,7 +507,17 @@ class SmtpSession:
             raise noted(self._unsupported(stage, str(exc)), exc) from None
         except ssl.SSLError as exc:
             raise noted(self._tls_failed(exc), exc) from None
-        except (OSError, UnicodeError) as exc:
+        except UnicodeError as exc:
+            # A value the protocol cannot carry (say, non-ASCII where SMTP wants ASCII): the
+            # config or request must change; the connection is fine. The text is not repeated:
+            # it may be a credential.
+            unencodable = InvalidConfig(
+                f"the config or request has text that cannot be sent at {stage} to "
+                f"{settings.address} ({type(exc).__name__}: {getattr(exc, 'reason', 'unencodable')}"
+                "); the message was not sent"
+            )
+            raise noted(unencodable, exc) from None
+        except OSError as exc:
             raise noted(self._lost(stage, exc), exc) from None
         except ValueError as exc:
             # smtplib and ssl refuse some config values only once they use them: a line
@@ -628,7 +657,16 @@ def resolve_addresses(settings: ConnectionSettings, deadline: Deadline) -> tuple
             reason=Reason.SMTP_TIMEOUT,
         )
         raise noted(error, exc) from exc
-    except (socket.gaierror, UnicodeError) as exc:
+    except UnicodeError as exc:  # not a host name at all (an empty or too long label)
+        description = f"'{settings.host}' is not a host name: {exc}"
+        raise noted(
+            InvalidConfig(
+                f"host: {description}; the message was not sent",
+                violations=(FieldViolation("host", description),),
+            ),
+            exc,
+        ) from exc
+    except socket.gaierror as exc:
         error = SmtpUnavailable(
             f"cannot resolve the host name '{settings.host}': {exc}",
             stage=Stage.RESOLVE,

@@ -60,6 +60,21 @@ class Received:
         return content.replace("\r\n", "\n").removesuffix("\n")
 
 
+async def read_xoauth2(server: Any, args: list[str]) -> tuple[str, str] | None:
+    """The (user, token) of an AUTH XOAUTH2 command (documented by Google, no RFC:
+    base64 of "user=U^Aauth=Bearer T^A^A"), asking for it when the command did not carry it;
+    None when the client gave up."""
+    if len(args) > 1:
+        blob = base64.b64decode(args[1])
+    else:
+        answer = await server.challenge_auth("")
+        if not isinstance(answer, bytes):
+            return None
+        blob = answer
+    fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+    return fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+
+
 @dataclass
 class RecordingHandler:
     """Stores every message; ``reply_for`` may answer a stage with an SMTP error instead."""
@@ -155,16 +170,10 @@ class AuthHandler(RecordingHandler):
         return AuthResult(success=ok, handled=False)
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
-        # RFC-less but documented by Google: "user=U^Aauth=Bearer T^A^A", base64.
-        if len(args) > 1:
-            blob = base64.b64decode(args[1])
-        else:
-            answer = await server.challenge_auth("")
-            if not isinstance(answer, bytes):
-                return AuthResult(success=False, handled=True)
-            blob = answer
-        fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
-        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        login = await read_xoauth2(server, args)
+        if login is None:
+            return AuthResult(success=False, handled=True)
+        user, token = login
         if token in self.tokens.get(user, set()):
             self.logins.append(("XOAUTH2", user))
             return AuthResult(success=True)
