@@ -134,13 +134,14 @@ def test_a_missing_config_file_names_the_flag(
     assert err == f"error: --config-file {missing}: No such file or directory\n"
 
 
+def template(usage_type: str, locale: str = "") -> dict[str, str]:
+    found = {"usageType": usage_type, "contentType": "text/plain", "subject": "Code"}
+    return {**found, "content": "{{code}}", **({"locale": locale} if locale else {})}
+
+
 LOCALES = {
     "defaultLocale": "en",
-    "templates": [
-        {"usageType": "SignIn", "locale": "zh", "subject": "验证码", "content": "{{code}}"},
-        {"usageType": "SignIn", "locale": "en", "subject": "Code", "content": "{{code}}"},
-        {"usageType": "Generic", "subject": "Code", "content": "{{code}}"},
-    ],
+    "templates": [template("SignIn", "zh"), template("SignIn", "en"), template("Generic")],
 }
 
 
@@ -178,7 +179,7 @@ def test_resolve_says_which_template_a_send_uses(
 def test_resolve_says_when_no_template_matches(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    config = make_config(2525, templates=[{"usageType": "SignIn", "subject": "s", "content": "c"}])
+    config = make_config(2525, templates=[template("SignIn")])
     argv = ["validate", write(tmp_path, config), "--offline", "--resolve", "Register"]
     _status, out, _err = run(capsys, *argv)
     assert "<- used" not in out
