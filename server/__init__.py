@@ -13,7 +13,8 @@ same table)::
                    over smtplib, the one place that translates
                    smtplib/ssl/socket failures; advice: how to fix
                    them; pool, tls, oauth, resolver, deadline_reader,
-                   utf8_auth (AUTH in UTF-8)
+                   utf8_auth (AUTH in UTF-8), redaction (the reply
+                   text that may leave)
     domain/        config, templates (with their size check), message,  errors, deadline,
                    mime (the MIME line writer), dkim, mailer (the       settings, transport
                    loaded config, the send), profiles, guard (inline
@@ -34,7 +35,8 @@ same table)::
                    catalogue; no gRPC of its own                        the service through
                                                                         the Python client
     top level      app (build vs serve), serve (the serve command),     anything
-                   processes, reload, devmailbox
+                   processes, reload, devmailbox, listen_check (one
+                   server per address)
 
 The wire contract is ``protos/`` and its generated stubs, ``smtp_connector.v1``.
 """

@@ -3,6 +3,7 @@ SIGTERM/SIGINT drain it gracefully, SIGHUP reloads the config and the bearer tok
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -24,12 +25,13 @@ from .domain.mailer import Mailer
 from .domain.profiles import Profiles, load_profiles
 from .domain.templates import check_template_sizes
 from .idempotency.engine import Idempotency, open_idempotency
+from .listen_check import refuse_shared_address
 from .logs import configure_logging
 from .metrics import Metrics
 from .processes import serve_processes
 from .reload import Reloader
 from .rpc.health import SERVICE_NAME, Health
-from .rpc.interceptors import BearerTokenInterceptor, ObservingInterceptor
+from .rpc.interceptors import BearerTokenInterceptor, ObservingInterceptor, caller_identity
 from .rpc.limits import (
     Admission,
     RateLimiter,
@@ -65,8 +67,9 @@ def load_server_config(settings: Settings) -> Profiles | None:
     return profiles
 
 
-def server_options(settings: Settings) -> list[tuple[str, int]]:
-    """gRPC channel arguments: message size and keepalive (see the README's settings)."""
+def server_options(settings: Settings, *, share_port: bool = False) -> list[tuple[str, int]]:
+    """gRPC channel arguments: message size and keepalive (see the README's settings), and
+    SO_REUSEPORT only for the ``--processes`` children that share one port."""
     options = [
         ("grpc.max_receive_message_length", settings.max_request_bytes),
         ("grpc.keepalive_time_ms", int(settings.keepalive_time * 1000)),
@@ -77,8 +80,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             int(settings.keepalive_min_ping_interval * 1000),
         ),
         ("grpc.http2.max_ping_strikes", 2),
-        # gRPC's default on Linux, stated because `processes` shares the port this way.
-        ("grpc.so_reuseport", 1),
+        # gRPC's default on Linux is on: a second server on the address would start and
+        # take some of the calls (server/listen_check.py).
+        ("grpc.so_reuseport", int(share_port)),
     ]
     if settings.max_connection_age:
         options += [
@@ -151,9 +155,17 @@ class Service:
 
 
 def build_service(
-    settings: Settings, *, mailer: Mailer | None = None, idempotency: Idempotency | None = None
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    idempotency: Idempotency | None = None,
+    share_port: bool = False,
 ) -> Service:
-    """A server bound to ``settings.address`` (port 0 picks a free port), not yet started."""
+    """A server bound to ``settings.address`` (port 0 picks a free port), not yet started.
+    Raises AddressInUse when another process listens there, unless ``share_port`` (a
+    ``--processes`` child, whose siblings listen there too)."""
+    if not share_port:
+        refuse_shared_address(settings.address)
     metrics = Metrics()
     idempotency = idempotency or open_idempotency(settings)
     mailer = mailer or create_mailer(settings, metrics)
@@ -165,6 +177,7 @@ def build_service(
         allowed_networks=settings.inline_allowed_networks,
         max_template_bytes=settings.max_template_bytes,
     )
+    tokens = settings.auth_token_list()
     servicer = SmtpConnectorServicer(
         mailer,
         server_config,
@@ -172,6 +185,8 @@ def build_service(
         probe_time_limit=settings.probe_time_limit,
         inline_guard=guard,
         idempotency=idempotency,
+        max_template_bytes=settings.max_template_bytes,
+        identify=functools.partial(caller_identity, tokens_checked=bool(tokens)),
     )
     admission = Admission(settings.concurrency())
     executor = ServiceExecutor(settings.workers, admission)
@@ -179,7 +194,6 @@ def build_service(
         RateLimiter(settings.rate_limit, settings.rate_limit_burst) if settings.rate_limit else None
     )
     interceptors: list[grpc.ServerInterceptor] = [ObservingInterceptor(metrics)]
-    tokens = settings.auth_token_list()
     auth = BearerTokenInterceptor(tokens) if tokens else None
     if auth is not None:
         interceptors.append(auth)
@@ -193,7 +207,7 @@ def build_service(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=_SPARE_THREADS, thread_name_prefix="grpc"),
         interceptors=interceptors,
-        options=server_options(settings),
+        options=server_options(settings, share_port=share_port),
         maximum_concurrent_rpcs=settings.concurrency() + _EXTRA_RPCS,
     )
     pb_grpc.add_SmtpConnectorServiceServicer_to_server(servicer, server)
@@ -204,16 +218,28 @@ def build_service(
         reflection.enable_server_reflection(
             (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
         )
-    credentials = server_credentials(settings)
-    if credentials is not None:
-        port = server.add_secure_port(settings.address, credentials)
-    else:
-        port = server.add_insecure_port(settings.address)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.address}")
+    port = _bind(server, settings, share_port=share_port)
     return Service(
         server, port, servicer, mailer, health, admission, executor, metrics, auth, idempotency
     )
+
+
+def _bind(server: grpc.Server, settings: Settings, *, share_port: bool) -> int:
+    """Bind the listener; the port bound. A bind lost to another listener after the check
+    (a race) fails as plainly as the check does."""
+    credentials = server_credentials(settings)
+    try:
+        if credentials is not None:
+            port = server.add_secure_port(settings.address, credentials)
+        else:
+            port = server.add_insecure_port(settings.address)
+    except RuntimeError:  # grpcio's "Failed to bind to address"
+        port = 0
+    if port == 0:
+        if not share_port:
+            refuse_shared_address(settings.address)
+        raise OSError(f"cannot listen on {settings.address}")
+    return port
 
 
 def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
@@ -238,23 +264,26 @@ def create_server(
     return service.server, service.port
 
 
-def serve(settings: Settings, *, on_started: Callable[[int], None] | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    on_started: Callable[[int], None] | None = None,
+    share_port: bool = False,
+) -> None:
     """Run the server until SIGTERM or SIGINT, then drain it (``Service.drain``); SIGHUP
     reloads the config and the bearer tokens. With ``processes`` > 1, that many server
-    processes share the port (server/processes.py). ``on_started`` gets the port."""
+    processes share the port (server/processes.py; each is called with ``share_port``).
+    ``on_started`` gets the port."""
     configure_logging(settings.log_level, settings.log_format)
     if settings.processes > 1:
         serve_processes(settings, serve, check=load_server_config)
         return
-    # aiosmtpd (the dev mailbox) logs every SMTP line at INFO; keep that for DEBUG.
-    if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
+    service = build_service(settings, share_port=share_port)
     mailbox = None
     if settings.dev_mailbox is not None:
         host, port = split_address(settings.dev_mailbox_address)
         mailbox = DevMailbox(settings.dev_mailbox, host, port)
         mailbox.start()
-    service = build_service(settings)
     metrics_server = None
     if settings.metrics_address is not None:
         metrics_server = service.metrics.serve(settings.metrics_address)

@@ -1,4 +1,10 @@
-"""The development mailbox: a local SMTP server that keeps every message as an .eml file."""
+"""The development mailbox: a local SMTP server that keeps every message as an .eml file.
+
+aiosmtpd logs each SMTP command at INFO and, at DEBUG, every line of every message it
+receives: the verification codes the messages exist to carry. So its logger never goes
+below INFO (the command trace, shown only when the server logs at DEBUG): the content of a
+message is in its .eml file, never in the log.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 log = logging.getLogger(__name__)
+# aiosmtpd's own logger.
+_AIOSMTPD_LOG = logging.getLogger("mail.log")
 
 
 class MailboxHandler:
@@ -45,6 +53,8 @@ class DevMailbox:
 
     def start(self) -> None:
         """Start listening; an address in use is an OSError saying what to do about it."""
+        debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+        _AIOSMTPD_LOG.setLevel(logging.INFO if debug else logging.WARNING)
         try:
             self._controller.start()
         except OSError as exc:

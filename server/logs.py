@@ -1,4 +1,10 @@
-"""Logging set-up: text or JSON lines, each carrying the id of the request it belongs to."""
+"""Logging set-up: text or JSON lines, each carrying the id of the request it belongs to.
+
+One record is one line in either format: JSON escapes line breaks itself, and the text
+format escapes every line boundary (CR, LF and the others ``str.splitlines`` knows) of
+what it writes, so a caller's value in a message (a profile name, an address) cannot add a
+line that looks like a record of its own. A traceback keeps its lines, each indented.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -42,8 +49,31 @@ class _SecondCachedTime(logging.Formatter):
         return msec_format % (text, record.msecs) if msec_format else text
 
 
+# Every line boundary of str.splitlines, as the escape that shows it.
+_LINE_BREAKS = {
+    ord(char): char.encode("unicode_escape").decode("ascii")
+    for char in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line boundary escaped (``\\n``, ``\\u2028``...)."""
+    return text.translate(_LINE_BREAKS)
+
+
 class TextFormatter(_SecondCachedTime):
-    """The text format."""
+    """The text format: one line a record (a traceback's lines follow it, indented)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802
+        return one_line(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802
+        return "\n".join(
+            "    " + one_line(line) for line in super().formatException(ei).splitlines()
+        )
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return "\n".join("    " + one_line(line) for line in stack_info.splitlines())
 
 
 class JsonLineFormatter(_SecondCachedTime, JsonFormatter):

@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from .listen_check import refuse_shared_address
 from .settings import Settings, split_address
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def serve_processes(
     if settings.dev_mailbox is not None:
         raise SystemExit("the development mailbox runs with one server process only")
     check(settings)
+    refuse_shared_address(settings.address)  # only these children may share the port
     reserved, address = reserve_port(settings.address)
     child_settings = [
         settings.model_copy(
@@ -146,7 +148,7 @@ def _stop_all(children: list[BaseProcess], grace_period: float) -> None:
 def _child(settings: Settings, serve: ServeFunction, ready: Connection, parent: int) -> None:
     """One server process: serves until SIGTERM, or until its supervisor is gone."""
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    serve(settings, on_started=lambda port: ready.send(port))
+    serve(settings, on_started=lambda port: ready.send(port), share_port=True)
 
 
 def _watch_parent(parent: int) -> None:

@@ -178,7 +178,7 @@ def handshake(session: SmtpSession, steps: Steps, *, plain_auth: bool = True) ->
         return Found(f"NOT encrypted ({why}): mail travels in plain text (no password is set)")
 
     def auth() -> Found:
-        if not (plain_auth or session.encrypted) and (settings.user or settings.password):
+        if not (plain_auth or session.encrypted) and settings.has_credentials:
             return Found("not tried: credentials are never sent over a plain connection")
         reply = session.authenticate()
         if reply is None:

@@ -109,7 +109,8 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
     steps = Steps(explain)
     started = time.monotonic()
     with session:
-        # The probe tries ports the admin did not choose: no password travels unencrypted.
+        # The probe tries ports the admin did not choose: no credential (a password, an
+        # OAuth2 token) travels unencrypted.
         ok = handshake(session, steps, plain_auth=False)
         if ok:
             session.quit()
@@ -121,7 +122,7 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
         ok=ok,
         encrypted=encrypted,
         failed_step="" if ok else last.name,
-        detail=_detail(steps, ok, encrypted, bool(base.user or base.password)),
+        detail=_detail(steps, ok, encrypted, base.has_credentials),
         elapsed=time.monotonic() - started,
         fragment=_fragment(base, port, mode, encrypted),
     )

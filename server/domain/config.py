@@ -14,6 +14,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import idna
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -38,6 +39,17 @@ from pydantic.alias_generators import to_camel
 from ..errors import FieldViolation, InvalidConfig
 
 REDACTED = "********"
+
+
+class Secret:
+    """Field metadata: the value (each value, for a mapping) is a secret, as a SecretStr is:
+    a custom header may carry an API key."""
+
+
+class UrlSecrets:
+    """Field metadata: a URL whose user-info and query values are secrets (``user:pass@``,
+    a token endpoint's ``?client_secret=``), its scheme, host and path not."""
+
 
 # Timeouts in milliseconds, as in nodemailer; ours are short enough for an interactive sign-in.
 DEFAULT_CONNECTION_TIMEOUT_MS = 10_000
@@ -401,7 +413,7 @@ class AuthConfig(_Model):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
-    access_url: str | None = None
+    access_url: Annotated[str | None, UrlSecrets()] = None
     expires: int | float | None = None
     service_client: str | None = None
     private_key: SecretStr | PrivateKeyWithPassphrase | None = None
@@ -491,7 +503,9 @@ class SmtpConfig(_Model):
     reply_to: MailboxList | None = None
     templates: list[TemplateConfig]
     # A list value writes the header once per item, as nodemailer does.
-    custom_headers: dict[str, HeaderText | list[HeaderText]] = Field(default_factory=dict)
+    custom_headers: Annotated[dict[str, HeaderText | list[HeaderText]], Secret()] = Field(
+        default_factory=dict
+    )
     # Unset: TLS from the first byte on port 465 only (nodemailer's rule).
     secure: bool | None = None
     require_tls: bool = Field(
@@ -599,31 +613,55 @@ class SmtpConfig(_Model):
         return parse_mailbox(self.from_email)
 
     def redacted_json(self) -> str:
-        """The config with defaults filled in and every secret replaced by ``********``."""
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return json.dumps(_redact(data), ensure_ascii=False, indent=2, sort_keys=True)
+        """The config with defaults filled in, as ValidateConfig shows it (``_shown``)."""
+        return json.dumps(_shown(self), ensure_ascii=False, indent=2, sort_keys=True)
 
 
-_SECRET_KEYS = frozenset(
-    {
-        "password",
-        "pass",
-        "accessToken",
-        "clientSecret",
-        "refreshToken",
-        "key",
-        "privateKey",
-        "passphrase",
-    }
-)
-
-
-def _redact(value: Any) -> Any:
+def _shown(value: Any) -> Any:
+    """A config value as it may leave the server: the schema's secret types (SecretStr, and
+    fields marked Secret or UrlSecrets) redacted, None left out, and keys outside the schema
+    dropped: whether they hold a secret is unknown (they are reported by name, never by
+    value)."""
+    if isinstance(value, BaseModel):
+        shown = {}
+        for name, field in type(value).model_fields.items():
+            item = getattr(value, name)
+            if item is not None:
+                key = field.serialization_alias or field.alias or name
+                shown[key] = _shown_field(item, field.metadata)
+        return shown
+    if isinstance(value, SecretStr):
+        return REDACTED if value.get_secret_value() else ""
     if isinstance(value, dict):
-        return {k: REDACTED if k in _SECRET_KEYS and v else _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
+        return {key: _shown(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(item) for item in value]
+    if isinstance(value, StrEnum):
+        return value.value
     return value
+
+
+def _shown_field(value: Any, metadata: list[Any]) -> Any:
+    if any(isinstance(marker, Secret) for marker in metadata):
+        if isinstance(value, dict):
+            return {key: REDACTED for key in value}
+        return REDACTED if value else ""
+    if any(isinstance(marker, UrlSecrets) for marker in metadata) and isinstance(value, str):
+        return redacted_url(value)
+    return _shown(value)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with its user-info and every query value redacted."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = urlencode(
+        [(key, REDACTED) for key, _ in parse_qsl(parts.query, keep_blank_values=True)],
+        safe="*",
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def json_path(loc: tuple[int | str, ...]) -> str:

@@ -49,9 +49,11 @@ class Profiles:
         with reason PROFILE_NOT_FOUND for a name the server does not have."""
         loaded = self.configs.get(name or self.default)
         if loaded is None:
+            # A name no profile can have is not repeated (it may carry line breaks).
+            shown = f"'{name}'" if _PROFILE_NAME.fullmatch(name) else "of that name"
             raise InvalidRequest.for_field(
                 "profile",
-                f"the server has no profile '{name}' (it has: {', '.join(self.names)})",
+                f"the server has no profile {shown} (it has: {', '.join(self.names)})",
                 reason=Reason.PROFILE_NOT_FOUND,
             )
         return loaded

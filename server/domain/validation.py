@@ -5,13 +5,19 @@ syntax errors with their line); warnings flag what is likely a mistake (the TLS 
 the port, missing templates, typos in keys, an inline password...). JSON comments are
 rejected, with the line and column of the first one: Logto's console stores plain JSON,
 and the ``// your SMTP port`` of its README examples are annotations, not part of the config.
+
+Any caller may validate, so a validation has a Budget: it stops with DeadlineExceeded once
+its caller's deadline has passed or the caller has gone (checked between templates and
+keys), a template over the size limit is reported instead of parsed, and the report holds
+at most MAX_ISSUES issues (then one TOO_MANY_ISSUES), each message and path bounded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -21,7 +27,8 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AliasChoices, BaseModel, ValidationError
 
-from ..errors import InvalidConfig
+from ..deadline import Deadline
+from ..errors import DeadlineExceeded, InvalidConfig
 from ..transport.session import create_ssl_context
 from .config import (
     AuthConfig,
@@ -60,6 +67,95 @@ _PARSER = SandboxedEnvironment()
 # The template keys that are Jinja2 sources, and those that carry the message's text.
 _TEMPLATE_SOURCES = ("subject", "content", "htmlContent", "sendFrom", "replyTo")
 _TEMPLATE_TEXTS = ("subject", "content", "htmlContent")
+# The budgets of one validation (docs/security.md).
+MAX_ISSUES = 200
+MAX_MESSAGE_CHARS = 512
+MAX_PATH_CHARS = 256
+_MAX_KEY_CHARS = 64  # of a key named in a message
+_CHECK_EVERY = 256  # keys between two looks at the deadline
+# Without a deadline of its caller's, a validation gets this long.
+VALIDATION_TIME_LIMIT = _LIMIT = 10.0
+
+
+@dataclass
+class Budget:
+    """What one validation may spend: until ``deadline`` and while ``active()`` (the caller
+    is still there), templates of at most ``max_template_bytes``."""
+
+    deadline: Deadline = dataclasses.field(
+        default_factory=lambda: Deadline.after(VALIDATION_TIME_LIMIT)
+    )
+    active: Callable[[], bool] = lambda: True
+    max_template_bytes: int | None = None
+
+    def check(self) -> None:
+        """Raise DeadlineExceeded when the caller's time is up or the caller left."""
+        if self.deadline.expired() or not self.active():
+            raise DeadlineExceeded("the validation's deadline ran out (or its caller left)")
+
+
+class _Issues:
+    """The issues of a report: at most MAX_ISSUES, then a TOO_MANY_ISSUES one; an error
+    beyond the cap still makes the report invalid."""
+
+    def __init__(self) -> None:
+        self.shown: list[ConfigIssue] = []
+        self.hidden = 0
+        self.hidden_error = False
+
+    @property
+    def full(self) -> bool:
+        return len(self.shown) >= MAX_ISSUES
+
+    def add(self, issues: Iterable[ConfigIssue]) -> None:
+        """Take every issue (errors are counted even beyond the cap)."""
+        for issue in issues:
+            if not self.full:
+                self.shown.append(_bounded_issue(issue))
+            else:
+                self.hidden += 1
+                self.hidden_error |= issue.severity is Severity.ERROR
+
+    def add_warnings(self, issues: Iterable[ConfigIssue]) -> None:
+        """Take warnings until the cap, computing none beyond it."""
+        for issue in issues:
+            if self.full:
+                self.hidden += 1
+                return
+            self.shown.append(_bounded_issue(issue))
+
+    def has_errors(self) -> bool:
+        return self.hidden_error or any(i.severity is Severity.ERROR for i in self.shown)
+
+    def final(self) -> tuple[ConfigIssue, ...]:
+        if not self.hidden:
+            return tuple(self.shown)
+        severity = Severity.ERROR if self.hidden_error else Severity.WARNING
+        more = ConfigIssue(
+            "",
+            f"more than {MAX_ISSUES} issues: only the first {MAX_ISSUES} are shown; fix them "
+            "and validate again",
+            severity,
+            "TOO_MANY_ISSUES",
+        )
+        return (*self.shown, more)
+
+
+def _bounded_issue(issue: ConfigIssue) -> ConfigIssue:
+    if len(issue.message) <= MAX_MESSAGE_CHARS and len(issue.field_path) <= MAX_PATH_CHARS:
+        return issue
+    return ConfigIssue(
+        _cut(issue.field_path, MAX_PATH_CHARS),
+        _cut(issue.message, MAX_MESSAGE_CHARS),
+        issue.severity,
+        issue.code,
+        issue.line,
+        issue.column,
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Severity(Enum):
@@ -124,30 +220,63 @@ def _warning(path: str, message: str, code: str) -> ConfigIssue:
     return ConfigIssue(path, message, Severity.WARNING, code)
 
 
-def validate_config(text: str, lookup: TemplateLookup | None = None) -> ValidationReport:
+def validate_config(
+    text: str, lookup: TemplateLookup | None = None, budget: Budget | None = None
+) -> ValidationReport:
     """Check a config the way a send would load it, and lint it, without contacting any
-    server (nor reading a DKIM key); with a ``lookup``, also resolve its template."""
+    server (nor reading a DKIM key); with a ``lookup``, also resolve its template. Raises
+    DeadlineExceeded when the ``budget`` runs out."""
+    budget = budget or Budget()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return ValidationReport((_json_error(text, exc),), "")
     if not isinstance(data, dict):
         return ValidationReport((_error("", "must be a JSON object", "INVALID_TYPE"),), "")
-    issues = [*_schema_errors(data), *_sender_errors(data), *_template_syntax_errors(data)]
-    issues += _lints(data)
-    if any(issue.severity is Severity.ERROR for issue in issues):
-        return ValidationReport(tuple(issues), "")
+    issues = _Issues()
+    oversized = _oversized_templates(data, budget.max_template_bytes)
+    issues.add(oversized)
+    budget.check()
+    issues.add(_schema_errors(data))
+    issues.add(_sender_errors(data))
+    skipped = {issue.field_path for issue in oversized}
+    issues.add(_template_syntax_errors(data, budget, skipped))
+    issues.add_warnings(_lints(data, budget))
+    if issues.has_errors():
+        return ValidationReport(issues.final(), "")
+    budget.check()
     try:
         loaded = load_config(text, key_access=KeyAccess.SKIP)
         create_ssl_context(loaded.connection)  # tls.ca, tls.cert and tls.key must load
     except InvalidConfig as exc:  # a check this module lacks; report it as it is
-        issues += [_error(v.field, v.description, "INVALID_VALUE") for v in exc.violations]
-        return ValidationReport(tuple(issues), "")
-    issues += _security_warnings(loaded)
+        issues.add(_error(v.field, v.description, "INVALID_VALUE") for v in exc.violations)
+        return ValidationReport(issues.final(), "")
+    issues.add(_security_warnings(loaded))
     resolution = None
     if lookup is not None:
         resolution = Resolution(loaded.templates.candidates(lookup.usage_type, lookup.locale))
-    return ValidationReport(tuple(issues), loaded.config.redacted_json(), resolution)
+    return ValidationReport(issues.final(), loaded.config.redacted_json(), resolution)
+
+
+def _oversized_templates(data: dict[str, Any], max_bytes: int | None) -> list[ConfigIssue]:
+    """A template whose sources weigh more than ``max_bytes`` UTF-8 bytes, as an error (a
+    send refuses it too); it is not parsed."""
+    if max_bytes is None:
+        return []
+    return [
+        _error(
+            f"templates[{index}]",
+            f"is larger than {max_bytes} bytes (the server's max_template_bytes)",
+            "TEMPLATE_TOO_LARGE",
+        )
+        for index, template in _templates(data)
+        if sum(
+            len(source.encode())
+            for key in _TEMPLATE_SOURCES
+            if isinstance(source := template.get(key), str)
+        )
+        > max_bytes
+    ]
 
 
 def _security_warnings(loaded: LoadedConfig) -> list[ConfigIssue]:
@@ -276,12 +405,15 @@ def _uses_jinja2(data: dict[str, Any], template: dict[str, Any]) -> bool:
     return engine == "jinja2"
 
 
-def _template_syntax_errors(data: dict[str, Any]) -> list[ConfigIssue]:
+def _template_syntax_errors(
+    data: dict[str, Any], budget: Budget, skipped: set[str]
+) -> list[ConfigIssue]:
     """Jinja2 syntax errors; under Logto's rules every text is a valid template."""
     issues = []
     for index, template in _templates(data):
-        if not _uses_jinja2(data, template):
+        if f"templates[{index}]" in skipped or not _uses_jinja2(data, template):
             continue
+        budget.check()
         for key in _TEMPLATE_SOURCES:
             source = template.get(key)
             if not isinstance(source, str):
@@ -303,14 +435,13 @@ def _template_syntax_errors(data: dict[str, Any]) -> list[ConfigIssue]:
 # -- warnings --------------------------------------------------------------------------------
 
 
-def _lints(data: dict[str, Any]) -> list[ConfigIssue]:
-    return [
-        *_port_tls(data),
-        *_template_lints(data),
-        *_unknown_keys(data, SmtpConfig, ""),
-        *_inline_password(data),
-        *_oauth2_without_type(data),
-    ]
+def _lints(data: dict[str, Any], budget: Budget) -> Iterator[ConfigIssue]:
+    """Every warning, computed as it is taken (the report stops taking them at its cap)."""
+    yield from _port_tls(data)
+    yield from _template_lints(data, budget)
+    yield from _unknown_keys(data, SmtpConfig, "", budget)
+    yield from _inline_password(data)
+    yield from _oauth2_without_type(data)
 
 
 _OAUTH2_KEYS = ("serviceClient", "privateKey", "accessToken", "refreshToken", "clientId")
@@ -386,10 +517,11 @@ def _ignore_tls_warning(secure: bool) -> ConfigIssue:
     return _warning("ignoreTLS", message, "CONTRADICTORY_TLS_FLAGS")
 
 
-def _template_lints(data: dict[str, Any]) -> list[ConfigIssue]:
+def _template_lints(data: dict[str, Any], budget: Budget) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     first_of: dict[tuple[str, str], int] = {}
     for index, template in _templates(data):
+        budget.check()
         usage, locale = template.get("usageType"), template.get("locale") or ""
         if not isinstance(usage, str) or not isinstance(locale, str):
             continue
@@ -488,25 +620,29 @@ def _known_keys(model: type[BaseModel]) -> tuple[set[str], list[str]]:
 
 
 def _guess(key: str, names: list[str]) -> str:
+    if len(key) > _MAX_KEY_CHARS:
+        return ""
     same = [name for name in names if name.lower() == key.lower()]
     close = same or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     return f": did you mean '{close[0]}'?" if close else ""
 
 
-def _unknown_keys(data: dict[str, Any], model: type[BaseModel], prefix: str) -> list[ConfigIssue]:
+def _unknown_keys(
+    data: dict[str, Any], model: type[BaseModel], prefix: str, budget: Budget
+) -> Iterator[ConfigIssue]:
     accepted, camel = _known_keys(model)
-    issues = []
-    for key, value in data.items():
+    for count, (key, value) in enumerate(data.items()):
+        if count % _CHECK_EVERY == 0:
+            budget.check()
         path = f"{prefix}.{key}" if prefix else key
         if key not in accepted:
-            message = f"unknown key '{key}' is ignored{_guess(key, camel)}"
-            issues.append(_warning(path, message, "UNKNOWN_KEY"))
+            message = f"unknown key '{_cut(key, _MAX_KEY_CHARS)}' is ignored{_guess(key, camel)}"
+            yield _warning(path, message, "UNKNOWN_KEY")
         elif model is SmtpConfig and key in _NESTED and isinstance(value, dict):
-            issues += _unknown_keys(value, _NESTED[key], path)
+            yield from _unknown_keys(value, _NESTED[key], path, budget)
     if model is SmtpConfig:
         for index, template in _templates(data):
-            issues += _unknown_keys(template, TemplateConfig, f"templates[{index}]")
-    return issues
+            yield from _unknown_keys(template, TemplateConfig, f"templates[{index}]", budget)
 
 
 def _inline_password(data: dict[str, Any]) -> list[ConfigIssue]:

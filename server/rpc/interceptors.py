@@ -8,7 +8,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -271,3 +271,29 @@ def caller_key(
         return "token:" + _digest(token).hex()[:16]
     # "ipv4:127.0.0.1:5555" / "ipv6:[::1]:5555": the port changes per connection, drop it.
     return "peer:" + peer.rpartition(":")[0]
+
+
+def caller_identity(context: grpc.ServicerContext, *, tokens_checked: bool) -> str:
+    """Who is calling, for what belongs to one caller (its idempotency keys): its bearer
+    token (hashed) when tokens are checked, and its client certificate's subject when the
+    listener verified one (mTLS). "" when neither: every unauthenticated caller is one
+    (an address is no identity: a retry may come from another connection or replica)."""
+    parts = []
+    token = bearer_token(context.invocation_metadata()) if tokens_checked else None
+    if token is not None:
+        parts.append("token:" + _digest(token).hex())
+    subject = _certificate_subject(context.auth_context())
+    if subject:
+        parts.append("x509:" + subject)
+    return "\n".join(parts)
+
+
+def _certificate_subject(auth: Mapping[str, Any]) -> str:
+    """The verified client certificate's subject (its common name and alternative names,
+    which stay the same when it is renewed); "" without one."""
+    names = [
+        name.decode("utf-8", "replace")
+        for key in ("x509_common_name", "x509_subject_alternative_name")
+        for name in auth.get(key, ())
+    ]
+    return ",".join(names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -18,10 +19,10 @@ from ..diagnosis.probe import DEFAULT_PORTS, DEFAULT_TIME_LIMIT, run_probe
 from ..domain.mailer import LoadedConfig, Mailer, SendRequest, load_config
 from ..domain.preview import preview_message
 from ..domain.profiles import Profiles
-from ..domain.validation import TemplateLookup, validate_config
+from ..domain.validation import VALIDATION_TIME_LIMIT, Budget, TemplateLookup, validate_config
 from ..errors import ConfigNotLoaded, InvalidRequest, SmtpConnectorError
 from ..idempotency.engine import Idempotency, open_idempotency
-from ..idempotency.keys import fingerprint
+from ..idempotency.keys import check_key, fingerprint
 from ..settings import Settings
 from .convert import (
     preview_message_response,
@@ -37,6 +38,9 @@ _Response = TypeVar("_Response")
 _Handler = Callable[[Any, _Request, grpc.ServicerContext], _Response]
 
 _INLINE_CACHE_SIZE = 64
+
+# Who a call comes from, for what belongs to one caller ("" for an unauthenticated one).
+Identify = Callable[[grpc.ServicerContext], str]
 
 
 class InlineConfigGuard(Protocol):
@@ -98,8 +102,12 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         probe_time_limit: float = DEFAULT_TIME_LIMIT,
         inline_guard: InlineConfigGuard | None = None,
         idempotency: Idempotency | None = None,
+        max_template_bytes: int | None = None,
+        identify: Identify = lambda context: "",
     ) -> None:
         self._mailer = mailer
+        self._identify = identify
+        self._max_template_bytes = max_template_bytes
         self._probe_ports = probe_ports
         self._probe_time_limit = probe_time_limit
         if isinstance(server_config, LoadedConfig):
@@ -142,12 +150,21 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
         unkeyed.CopyFrom(request)
         unkeyed.ClearField("idempotency_key")
         body = self._idempotency.run(
-            request.idempotency_key,
+            self._caller_key(request.idempotency_key, context),
             fingerprint(unkeyed.SerializeToString(deterministic=True)),
             deadline,
             lambda: self._send(request, deadline).SerializeToString(),
         )
         return pb.SendMessageResponse.FromString(body)
+
+    def _caller_key(self, key: str, context: grpc.ServicerContext) -> str:
+        """The idempotency key in its caller's own space: another caller's same key is
+        another key, so it can neither block this one nor read its outcome."""
+        check_key(key)
+        identity = self._identify(context)
+        if not identity:
+            return key
+        return hashlib.sha256(f"{identity}\n{key}".encode()).hexdigest()
 
     def _send(self, request: pb.SendMessageRequest, deadline: Deadline) -> pb.SendMessageResponse:
         loaded = self._config(request.config_json, request.profile)
@@ -167,11 +184,21 @@ class SmtpConnectorServicer(pb_grpc.SmtpConnectorServiceServicer):
     def ValidateConfig(  # noqa: N802
         self, request: pb.ValidateConfigRequest, context: grpc.ServicerContext
     ) -> pb.ValidateConfigResponse:
-        """Check a config without contacting any server."""
+        """Check a config without contacting any server, within the caller's deadline (or
+        the server's own limit) and only while the caller waits."""
         lookup = None
         if request.HasField("resolve"):
             lookup = TemplateLookup(request.resolve.usage_type, request.resolve.locale or None)
-        return validate_config_response(validate_config(request.config_json, lookup))
+        remaining = context.time_remaining()
+        limit = (
+            VALIDATION_TIME_LIMIT if remaining is None else min(remaining, VALIDATION_TIME_LIMIT)
+        )
+        budget = Budget(
+            Deadline.after(limit),
+            context.is_active,
+            self._max_template_bytes,
+        )
+        return validate_config_response(validate_config(request.config_json, lookup, budget))
 
     @_reporting_errors
     def TestConnection(  # noqa: N802

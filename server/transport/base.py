@@ -76,6 +76,11 @@ class ConnectionSettings:
         """``host:port``, for messages."""
         return f"{self.host}:{self.port}"
 
+    @property
+    def has_credentials(self) -> bool:
+        """Whether a login would send a secret: a user or password, or OAuth2's token."""
+        return bool(self.user or self.password or self.oauth2 is not None)
+
 
 @dataclass(frozen=True)
 class Envelope:

@@ -3,6 +3,8 @@
 ``SmtpSession`` drives one connection a step at a time (connect, greeting, EHLO, TLS, AUTH,
 MAIL, RCPT, DATA), so that a send and a connection test share every line of SMTP code.
 Every smtplib, ssl and socket exception is turned into a domain error in ``_translate``.
+Every reply's text passes through the session's ``ReplyText`` (transport/redaction.py)
+before anything uses it: no secret of the session leaves in it, echoed or encoded.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from ..errors import (
 from . import resolver
 from .advice import silent_greeting, tls_advice
 from .base import ConnectionSettings, Envelope, Reply, SendReceipt, Stage, TlsMode
-from .deadline_reader import DeadlineReader
+from .deadline_reader import DeadlineReader, ReplyTooLarge
 from .oauth import TOKENS, OAuth2Credentials, xoauth2_response
+from .redaction import ReplyText
 from .tls import client_context
 from .utf8_auth import Utf8AuthSMTP
 
@@ -128,6 +131,7 @@ class SmtpSession:
         self.deadline = deadline
         self._context = context
         self._smtp = _SMTP(local_hostname=settings.local_hostname or default_local_hostname())
+        self._text = ReplyText(_secrets(settings))
         self.encrypted = False
         self.tls_version: str | None = None
         self.cipher: str | None = None
@@ -155,7 +159,7 @@ class SmtpSession:
         """Read the server's 220 banner."""
         with self._translate(Stage.GREETING, self.settings.greeting_timeout):
             code, text = self._smtp.getreply()
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code != 220:
             raise _reply_error(self.settings, Stage.GREETING, code, reply.text)
         return reply
@@ -166,7 +170,7 @@ class SmtpSession:
             code, text = self._smtp.ehlo()
             if not 200 <= code < 300:
                 code, text = self._smtp.helo()
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if not 200 <= code < 300:
             raise _reply_error(self.settings, Stage.EHLO, code, reply.text)
         return reply
@@ -220,7 +224,7 @@ class SmtpSession:
         """Upgrade the connection with STARTTLS; EHLO must be said again afterwards."""
         with self._translate(Stage.TLS):
             code, text = self._smtp.docmd("STARTTLS")
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code != 220:
             raise _reply_error(self.settings, Stage.TLS, code, reply.text)
         self._wrap_tls()
@@ -238,7 +242,7 @@ class SmtpSession:
         the best the server advertises."""
         settings = self.settings
         oauth2 = settings.oauth2
-        if oauth2 is None and not (settings.user or settings.password):
+        if not settings.has_credentials:
             return None
         offered = self.auth_mechanisms()
         if oauth2 is None and not settings.password:
@@ -263,7 +267,7 @@ class SmtpSession:
             )
         with self._translate(Stage.AUTH):
             code, text = self._smtp.login(settings.user or "", settings.password or "")
-        return Reply(code, _text(text))
+        return Reply(code, self._text(text))
 
     def _user_without_password(self, offered: list[str]) -> None:
         """A user and no password, as nodemailer reads it: no login where the server offers
@@ -327,6 +331,8 @@ class SmtpSession:
         return self._xoauth2_with(credentials.user, token)
 
     def _xoauth2_with(self, user: str, token: str) -> Reply:
+        self._text = self._text.with_secret(token)  # a fetched token is a secret too
+
         def respond(challenge: bytes | None = None) -> str:
             # After a refusal the server sends a JSON error as a challenge; an empty answer
             # ends the exchange, and the server then replies 535.
@@ -334,7 +340,7 @@ class SmtpSession:
 
         with self._translate(Stage.AUTH):
             code, text = self._smtp.auth("XOAUTH2", respond, initial_response_ok=True)
-        return Reply(code, _text(text))
+        return Reply(code, self._text(text))
 
     def mail(self, envelope: Envelope) -> Reply:
         """MAIL FROM."""
@@ -390,7 +396,7 @@ class SmtpSession:
             self._smtp.send(_dot_stuffed(data))
         with self._translate(Stage.END_OF_DATA):
             code, text = self._smtp.getreply()
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if not 200 <= code < 300:
             raise _reply_error(self.settings, Stage.DATA, code, reply.text)
         return reply
@@ -436,13 +442,13 @@ class SmtpSession:
         return self._smtp.getreply()
 
     def _mail_reply(self, code: int, text: bytes) -> Reply:
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code != 250:
             raise _reply_error(self.settings, Stage.MAIL, code, reply.text)
         return reply
 
     def _rcpt_reply(self, recipient: str, code: int, text: bytes) -> Reply:
-        reply = Reply(code, _text(text))
+        reply = Reply(code, self._text(text))
         if code not in (250, 251):
             error = _reply_error(
                 self.settings, Stage.RCPT, code, f"{reply.text} (for <{recipient}>)"
@@ -454,7 +460,7 @@ class SmtpSession:
     def _go_ahead(self, code: int, text: bytes) -> None:
         """The reply to DATA: 354, or the refusal."""
         if code != 354:
-            raise _reply_error(self.settings, Stage.DATA, code, _text(text))
+            raise _reply_error(self.settings, Stage.DATA, code, self._text(text))
 
     def _wrap_tls(self) -> None:
         settings = self.settings
@@ -493,10 +499,10 @@ class SmtpSession:
             noted(exc, exc)  # ours already (OAuth2): keep what it was raised from
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            error = _reply_error(settings, Stage.AUTH, exc.smtp_code, _text(exc.smtp_error))
+            error = _reply_error(settings, Stage.AUTH, exc.smtp_code, self._text(exc.smtp_error))
             raise noted(error, exc) from None
         except smtplib.SMTPResponseException as exc:
-            error = _reply_error(settings, stage, exc.smtp_code, _text(exc.smtp_error))
+            error = _reply_error(settings, stage, exc.smtp_code, self._text(exc.smtp_error))
             raise noted(error, exc) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise noted(self._unsupported(stage, str(exc)), exc) from None
@@ -564,6 +570,14 @@ class SmtpSession:
                 "and before the server replied: it may or may not have been accepted; a blind "
                 "retry may deliver it twice (the same idempotency key replays this outcome)"
             )
+        if isinstance(cause, ReplyTooLarge):  # the reader's budget: we hung up
+            return SmtpUnavailable(
+                f"SMTP server {settings.address} sent a reply at {stage} that was "
+                f"{cause.what}, more than any server sends: the connection was dropped; the "
+                "message was not sent",
+                stage=stage,
+                reason=Reason.SMTP_CONNECTION_LOST,
+            )
         if isinstance(cause, TimeoutError):
             if self.deadline.expired():
                 return DeadlineExceeded(
@@ -602,10 +616,13 @@ def _os_detail(exc: BaseException | None) -> str:
     return str(exc) if exc else "unknown error"
 
 
-def _text(value: bytes | str) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return " ".join(value.split())
+def _secrets(settings: ConnectionSettings) -> list[str | None]:
+    """Every secret a session holds, which no reply text may carry out."""
+    secrets = [settings.password]
+    if settings.oauth2 is not None:
+        oauth2 = settings.oauth2
+        secrets += [oauth2.access_token, oauth2.client_secret, oauth2.refresh_token]
+    return secrets
 
 
 def classify(exc: BaseException | None) -> tuple[Cause, str]:
