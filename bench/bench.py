@@ -76,6 +76,29 @@ class Plan:
     smtp_source: int = 0
     warmup: int = 300
     repeats: int = 1
+    quick: bool = False
+    # The RTT matrix (remote.py): calls in flight, untimed seconds before each row, the
+    # sequential sends of the warm-latency figure, the idle spells.
+    remote_flights: tuple[int, ...] = (32, 128)
+    compare_flights: tuple[int, ...] = (32,)
+    remote_warmup: float = 2.0
+    warm_sends: int = 30
+    idle: IdlePlan = field(default_factory=lambda: IdlePlan())
+
+
+@dataclass
+class IdlePlan:
+    """The idle test, on a compressed clock: the sink closes a connection idle for
+    ``server_idle`` seconds and any connection ``server_lifetime`` seconds after it opened; the
+    warm connection NOOPs every ``noop_interval``; each sample is the first send after
+    ``idle`` seconds without traffic (several server lifetimes: every connection the service
+    had before is gone)."""
+
+    server_idle: float = 3.0
+    server_lifetime: float = 5.0
+    noop_interval: float = 1.0
+    idle: float = 12.0
+    samples: int = 3
 
 
 @dataclass
@@ -247,6 +270,8 @@ class Bench:
         self.sink_port = free_port()
         self.sink_pids: list[int] = []
         self.notes: list[str] = []
+        self.latency: dict[tuple[float, str], float] = {}
+        self.extra_ratios: list[str] = []
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -585,8 +610,8 @@ def report(bench: Bench, info: dict[str, str], command: str, started_at: datetim
             f" | {fmt(cpu.get('sink'))} | {fmt(cpu.get('box'))} | {fmt(row.peak_rss_mb)}"
             f" | {row.errors} | {row.note} |"
         )
-    lines += ["", "## Ratios and targets (service at 32 in flight)", ""]
-    lines += [f"- {line}" for line in ratios(bench.rows)]
+    lines += ["", "## Ratios and targets", ""]
+    lines += [f"- {line}" for line in ratios(bench.rows) + bench.extra_ratios]
     if bench.notes:
         lines += ["", "## Notes", ""]
         for note in bench.notes:
@@ -598,29 +623,87 @@ def report(bench: Bench, info: dict[str, str], command: str, started_at: datetim
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
+    common: dict[str, Any] = {
+        "processes": tuple(args.processes),
+        "workers": tuple(args.workers),
+        "quick": args.quick,
+    }
     if args.quick:
         return Plan(
             seconds=2.5,
-            processes=tuple(args.processes),
-            workers=tuple(args.workers),
             smtp_source=40000,
             warmup=200,
+            remote_flights=(32,),
+            remote_warmup=1.0,
+            warm_sends=15,
+            idle=IdlePlan(
+                server_idle=1.5, server_lifetime=2.5, noop_interval=0.5, idle=4.0, samples=1
+            ),
+            **common,
         )
-    return Plan(
-        seconds=6.0,
-        repeats=3,
-        processes=tuple(args.processes),
-        workers=tuple(args.workers),
-        smtp_source=200000,
-        warmup=1000,
-    )
+    return Plan(seconds=6.0, repeats=3, smtp_source=200000, warmup=1000, **common)
+
+
+def loopback_run(bench: Bench, args: argparse.Namespace) -> None:
+    """The loopback run (--loopback): smtp-source, nodemailer, the bare relay, the service at
+    1, 32 and 128 in flight with each process and worker count."""
+    plan = bench.plan
+    with bench.sink():
+        if not args.no_baselines:
+            bench.say("baselines:")
+            bench.median(bench.smtp_source)
+            for nodelay in ([], ["--nodelay"]):
+                suffix = ", TCP_NODELAY" if nodelay else ""
+                pool = ["--pool", *nodelay]
+                bench.median(partial(bench.nodemailer, f"nodemailer, pool of 5{suffix}", pool))
+                options = ["--concurrency", "16", *nodelay]
+                name = f"nodemailer, no pool, 16 in flight{suffix}"
+                bench.median(partial(bench.nodemailer, name, options))
+            bench.relay()
+        bench.say("service:")
+        for processes in plan.processes:
+            for workers in plan.workers:
+                bench.service_rows(workers or None, processes)
+        if args.profile:
+            bench.say("profile:")
+            bench.profile()
+        if args.memory:
+            bench.say("memory:")
+            bench.memory()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="short runs: under a minute")
+    parser.add_argument("--quick", action="store_true", help="short runs: about a minute")
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        nargs="*",
+        default=None,
+        help="round-trip times in ms to the sink, through the delay line (delayline.py) "
+        "[0 20 50; --quick: 0 50]",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="REF",
+        help="also measure the service of these git refs (defaults, x32) at each RTT",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:SETTING=VALUE,...",
+        help="also measure the service with these settings (e.g. 'w8:workers=8'), x32",
+    )
+    parser.add_argument(
+        "--loopback",
+        action="store_true",
+        help="the loopback run with every baseline (smtp-source, the bare relay, processes)",
+    )
     parser.add_argument("--memory", action="store_true", help="also the 100,000-send RSS check")
     parser.add_argument(
         "--memory-sends", type=int, default=MEMORY_SENDS, help="sends the memory check makes"
@@ -631,22 +714,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         nargs="+",
         default=[1, 2],
-        help="server process counts to measure (SMTP_CONNECTOR_PROCESSES) [1 2]",
+        help="server process counts to measure in the loopback run [1 2]",
     )
     parser.add_argument(
         "--workers",
         type=int,
         nargs="+",
         default=[0],
-        help="worker thread counts to measure (--workers; 0 = the service's default) [0]",
+        help="worker thread counts to measure in the loopback run (0 = the default) [0]",
     )
     parser.add_argument("--no-baselines", action="store_true", help="measure the service only")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="report folder")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     args = parser.parse_args(argv)
     plan = make_plan(args)
+    loopback = args.loopback or args.memory or args.profile
+    rtts = args.rtt
+    if rtts is None:
+        rtts = [] if loopback else [0, 50] if args.quick else [0, 20, 50]
     if args.dry_run:
-        print(json.dumps(plan.__dict__, indent=2))
+        print(json.dumps({**plan.__dict__, "idle": plan.idle.__dict__, "rtt": rtts}, indent=2))
         return 0
     for tool in (SMTP_SINK, SMTP_SOURCE):
         if not Path(tool).exists():
@@ -655,30 +742,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "make bench BENCH_ARGS='" + " ".join(sys.argv[1:] if argv is None else argv) + "'"
     info = machine()
     print(f"# {started_at:%Y-%m-%dT%H:%M}Z {info['host']}: {info['cpu']}", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # cleaned up as on Ctrl-C
     with tempfile.TemporaryDirectory(prefix="smtp-connector-bench-") as tmp:
         bench = Bench(args, plan, Path(tmp))
-        with bench.sink():
-            if not args.no_baselines:
-                bench.say("baselines:")
-                bench.median(bench.smtp_source)
-                for nodelay in ([], ["--nodelay"]):
-                    suffix = ", TCP_NODELAY" if nodelay else ""
-                    pool = ["--pool", *nodelay]
-                    bench.median(partial(bench.nodemailer, f"nodemailer, pool of 5{suffix}", pool))
-                    options = ["--concurrency", "16", *nodelay]
-                    name = f"nodemailer, no pool, 16 in flight{suffix}"
-                    bench.median(partial(bench.nodemailer, name, options))
-                bench.relay()
-            bench.say("service:")
-            for processes in plan.processes:
-                for workers in plan.workers:
-                    bench.service_rows(workers or None, processes)
-            if args.profile:
-                bench.say("profile:")
-                bench.profile()
-            if args.memory:
-                bench.say("memory:")
-                bench.memory()
+        if loopback:
+            loopback_run(bench, args)
+        if rtts:
+            from remote import RemoteBench, remote_ratios
+
+            remote = RemoteBench(bench, rtts, args.compare, args.variant)
+            remote.run()
+            bench.extra_ratios = remote_ratios(bench.rows, bench.latency, rtts, args.compare)
         info["load average at the end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         text = report(bench, info, command, started_at)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -689,7 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if profile is not None:
             shutil.copy(profile, args.out / f"{name}-profile.txt")
     print()
-    print("\n".join(ratios(bench.rows)))
+    print("\n".join(ratios(bench.rows) + bench.extra_ratios))
     for note in bench.notes:
         print(note)
     print(f"report: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
@@ -697,6 +771,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if daemons.returncode == 0:
         print("warning: a Postfix master daemon is running (not started by this benchmark)")
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

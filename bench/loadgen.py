@@ -1,7 +1,7 @@
 """The load generator: a grpc.aio client keeping CONCURRENCY RPCs in flight and timing each.
 
 usage: loadgen.py --target HOST:PORT (--count N | --duration S) [--concurrency 32]
-                  [--warmup N] [--channels 1] [--relay]
+                  [--warmup N | --warmup-duration S] [--channels 1] [--relay]
 Sends SendMessage with the benchmark's template (usage type Bench: a code, a Chinese
 subject, text/html) to a new recipient each time; with --relay, raw bytes to the bare relay
 (relay.py) instead. Warm-up RPCs are not counted. Prints 'msgs=N secs=S' and, on the last
@@ -58,7 +58,9 @@ def make_calls(channels: list[grpc.aio.Channel], relay: bool) -> Call:
     return call
 
 
-async def drive(call: Call, concurrency: int, count: int, duration: float) -> dict[str, Any]:
+async def drive(
+    call: Call, concurrency: int, count: int, duration: float, interval: float = 0.0
+) -> dict[str, Any]:
     """Keep ``concurrency`` calls in flight until ``count`` are done or ``duration`` passed."""
     latencies: list[int] = []
     errors: list[str] = []
@@ -71,6 +73,8 @@ async def drive(call: Call, concurrency: int, count: int, duration: float) -> di
         for i in numbers:
             if (count and i >= count) or time.perf_counter() >= until:
                 return
+            if interval and i:
+                await asyncio.sleep(interval)  # an idle caller, its channel kept open
             t0 = time.perf_counter_ns()
             try:
                 await call(i)
@@ -100,9 +104,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     try:
         call = make_calls(channels, args.relay)
-        if args.warmup:
-            await drive(call, args.concurrency, args.warmup, 0)
-        result = await drive(call, args.concurrency, args.count, args.duration)
+        if args.warmup or args.warmup_duration:
+            await drive(call, args.concurrency, args.warmup, args.warmup_duration)
+        result = await drive(call, args.concurrency, args.count, args.duration, args.interval)
     finally:
         for channel in channels:
             await channel.close()
@@ -118,6 +122,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_secs": round(result["cpu"], 3),  # this process, timed calls only
         "errors": len(result["errors"]),
         "first_error": result["errors"][0] if result["errors"] else "",
+        "latencies_ms": [round(x / 1e6, 3) for x in result["latencies"]] if args.interval else [],
     }
 
 
@@ -130,7 +135,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=0, help="RPCs to time")
     parser.add_argument("--duration", type=float, default=0, help="seconds to run instead")
     parser.add_argument("--warmup", type=int, default=0, help="untimed RPCs first")
+    parser.add_argument(
+        "--warmup-duration", type=float, default=0, help="untimed seconds first (or --warmup N)"
+    )
     parser.add_argument("--channels", type=int, default=1, help="gRPC connections")
+    parser.add_argument(
+        "--interval", type=float, default=0, help="seconds each caller waits between calls"
+    )
     parser.add_argument("--relay", action="store_true", help="drive relay.py instead")
     args = parser.parse_args()
     if not (args.count or args.duration):

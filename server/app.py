@@ -189,7 +189,7 @@ def build_service(
         identify=functools.partial(caller_identity, tokens_checked=bool(tokens)),
     )
     admission = Admission(settings.concurrency())
-    executor = ServiceExecutor(settings.workers, admission)
+    executor = ServiceExecutor(settings.workers, admission, settings.send_threads)
     rate_limiter = (
         RateLimiter(settings.rate_limit, settings.rate_limit_burst) if settings.rate_limit else None
     )
@@ -214,6 +214,8 @@ def build_service(
     health = Health()
     health.add_to(server)
     health.show(server_config)
+    if settings.pool_keep_warm and server_config is not None:
+        warm_up(mailer, server_config)
     if settings.reflection:
         reflection.enable_server_reflection(
             (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
@@ -222,6 +224,13 @@ def build_service(
     return Service(
         server, port, servicer, mailer, health, admission, executor, metrics, auth, idempotency
     )
+
+
+def warm_up(mailer: Mailer, profiles: Profiles) -> None:
+    """Create every profile's pool now, so that its warm connection opens before the first
+    code is sent (the pool's keeper opens it in the background)."""
+    for loaded in profiles.configs.values():
+        mailer.transport_for(loaded.connection)
 
 
 def _bind(server: grpc.Server, settings: Settings, *, share_port: bool) -> int:
@@ -250,6 +259,8 @@ def create_mailer(settings: Settings, metrics: Metrics | None = None) -> Mailer:
         max_messages=settings.pool_max_messages,
         idle_timeout=settings.pool_idle_timeout,
         acquire_timeout=settings.pool_acquire_timeout,
+        keep_warm=settings.pool_keep_warm,
+        noop_interval=settings.pool_noop_interval,
     )
     factory = transport_factory(limits, enabled=settings.pool)
     return Mailer(metrics.instrument(factory) if metrics is not None else factory)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from .errors import SmtpConnectorError, SmtpError
 from .settings import split_address
@@ -50,6 +53,8 @@ class PoolGauges:
             registry=registry,
         ).set_function(lambda: self._usage()[1])
 
+        registry.register(_PoolCollector(self._pools))
+
     def watch(self, transport: object) -> None:
         """Count a transport's connections if it reports them (``usage()``)."""
         if callable(getattr(transport, "usage", None)):
@@ -66,6 +71,54 @@ class PoolGauges:
             pool_open, pool_busy = pool.usage()
             open_, busy = open_ + pool_open, busy + pool_busy
         return open_, busy
+
+
+class _PoolCollector(Collector):
+    """Per destination: the connections open, the limit the pool adapted to, the cap it
+    learned from a refusal (0: none) and the round-trip time it measured."""
+
+    def __init__(self, pools: weakref.WeakSet[Any]) -> None:
+        self._pools = pools
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {
+            "established": GaugeMetricFamily(
+                "smtp_connector_pool_destination_connections",
+                "SMTP connections open now, per destination (user@host:port)",
+                labels=["destination"],
+            ),
+            "limit": GaugeMetricFamily(
+                "smtp_connector_pool_destination_limit",
+                "SMTP connections the pool may hold now (adaptive, at most the cap)",
+                labels=["destination"],
+            ),
+            "learned_cap": GaugeMetricFamily(
+                "smtp_connector_pool_destination_learned_cap",
+                "the connection cap learned from the provider's refusals (0: none)",
+                labels=["destination"],
+            ),
+            "rtt": GaugeMetricFamily(
+                "smtp_connector_pool_destination_rtt_seconds",
+                "the round-trip time to the destination (the kernel's smoothed TCP figure)",
+                labels=["destination"],
+            ),
+        }
+        # Pools of configs that differ only in other settings share a destination: summed
+        # connections, the largest of the rest.
+        values: dict[str, dict[str, float]] = {}
+        for pool in list(self._pools):
+            stats = getattr(pool, "stats", None)
+            if not callable(stats):
+                continue
+            current = stats()
+            seen = values.setdefault(current.destination, dict.fromkeys(families, 0.0))
+            for key in families:
+                value = float(getattr(current, key))
+                seen[key] = seen[key] + value if key == "established" else max(seen[key], value)
+        for destination, seen in values.items():
+            for key, family in families.items():
+                family.add_metric([destination], seen[key])
+        yield from families.values()
 
 
 class Metrics:
@@ -172,6 +225,11 @@ class MeteredTransport:
                 pool.unpooled_send(-1)
         self._record(start, "sent", receipt.code)
         return receipt
+
+    def waits_long(self) -> bool:
+        """Whether the wrapped transport waits long on the network (transport/slots.py)."""
+        waits = getattr(self._inner, "waits_long", None)
+        return callable(waits) and bool(waits())
 
     def _record(self, start: float, outcome: str, code: int) -> None:
         elapsed = time.perf_counter() - start

@@ -19,7 +19,8 @@ from .settings import Settings, setting_default
 _FLAGS: tuple[tuple[str, Any, str, str | None], ...] = (
     ("config", str, "connector config JSON file", None),
     ("address", str, "listen on host:port", ""),
-    ("workers", int, "RPC threads", ""),
+    ("workers", int, "RPCs running Python code at once", ""),
+    ("send_threads", int, "threads carrying RPCs, sends waiting on the network included", ""),
     ("processes", int, "server processes on one port", ""),
     ("log_level", str, "DEBUG, INFO, WARNING or ERROR", None),
     ("grace_period", float, "seconds to drain on SIGTERM", ""),
@@ -29,6 +30,8 @@ _FLAGS: tuple[tuple[str, Any, str, str | None], ...] = (
     ("pool_max_connections", int, "SMTP connections per config at most", ""),
     ("pool_max_messages", int, "messages per SMTP connection at most", ""),
     ("pool_idle_timeout", float, "seconds an idle SMTP connection stays open", ""),
+    ("pool_keep_warm", bool, "keep one SMTP connection per config open and checked", ""),
+    ("pool_noop_interval", float, "seconds between NOOPs on the warm connection", ""),
     ("tls_cert_file", str, "PEM certificate chain: serve TLS", None),
     ("tls_key_file", str, "PEM private key of the certificate", None),
     ("tls_client_ca_file", str, "PEM CA bundle: require client certificates (mTLS)", None),

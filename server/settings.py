@@ -34,7 +34,15 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         le=256,
-        description="threads running service RPCs (2 more answer health checks and refusals)",
+        description="service RPCs running Python code at once (a send waiting on a distant "
+        "SMTP server lends its place); 2 more threads answer health checks and refusals",
+    )
+    send_threads: int = Field(
+        default=128,
+        ge=1,
+        le=1024,
+        description="threads carrying service RPCs, sends waiting on the SMTP server included; "
+        "`workers` of them run Python code at once",
     )
     processes: int = Field(
         default=1,
@@ -61,7 +69,12 @@ class Settings(BaseSettings):
         description="keep SMTP connections open and reuse them (false: one connection per message)",
     )
     pool_max_connections: int = Field(
-        default=5, ge=1, le=100, description="open SMTP connections per config at most"
+        default=64,
+        ge=1,
+        le=100,
+        description="SMTP connections per destination at most: the pool starts with 4 and "
+        "opens more while sends queue on a distant server; a config's maxConnections is a "
+        "hard cap below it",
     )
     pool_max_messages: int = Field(
         default=100, ge=1, description="messages sent on one SMTP connection before it is renewed"
@@ -73,6 +86,16 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         description="seconds a send waits for a busy pool before failing UNAVAILABLE",
+    )
+    pool_keep_warm: bool = Field(
+        default=False,
+        description="keep one authenticated SMTP connection per config open (NOOP every "
+        "pool_noop_interval, re-opened in the background) so the next code skips the set-up",
+    )
+    pool_noop_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds between NOOPs on the warm connection (below providers' idle limits)",
     )
     dev_mailbox_address: str = Field(
         default="127.0.0.1:2525", description="host:port of the development mailbox"

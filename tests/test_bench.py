@@ -13,7 +13,9 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-@pytest.mark.parametrize("script", ["bench.py", "loadgen.py", "relay.py"])
+@pytest.mark.parametrize(
+    "script", ["bench.py", "loadgen.py", "relay.py", "delayline.py", "tls_sink.py"]
+)
 def test_script_help(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True, timeout=30
@@ -45,3 +47,18 @@ def test_dry_run_takes_worker_counts() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["workers"] == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("options", "rtts"),
+    [([], [0, 20, 50]), (["--quick"], [0, 50]), (["--rtt", "100"], [100]), (["--loopback"], [])],
+)
+def test_dry_run_names_the_round_trip_times(options: list[str], rtts: list[float]) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench.py"), *options, "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rtt"] == rtts

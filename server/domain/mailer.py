@@ -22,6 +22,7 @@ from ..transport.oauth import (
     OAuth2Credentials,
 )
 from ..transport.pool import transport_factory
+from ..transport.slots import waiting_on_the_network
 from .config import (
     AuthConfig,
     SmtpConfig,
@@ -311,7 +312,9 @@ class Mailer:
         prepared = prepare_message(loaded, request)
         entry = self._checkout(loaded.connection)
         try:
-            receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
+            waits = getattr(entry.transport, "waits_long", None)
+            with waiting_on_the_network(callable(waits) and bool(waits())):
+                receipt = entry.transport.send(prepared.envelope, prepared.data, deadline)
         finally:
             self._checkin(entry)
         log.info(

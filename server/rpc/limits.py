@@ -23,6 +23,7 @@ from ..errors import (
     ServiceDraining,
     SmtpConnectorError,
 )
+from ..transport.slots import CpuSlots
 from .interceptors import (
     SERVICE_PREFIX,
     Behaviour,
@@ -104,9 +105,29 @@ class ServiceExecutor(ThreadPoolExecutor):
     goes out, so the caller's next call finds the slot free), or here when the handler never
     ran (the call was cancelled while it waited)."""
 
-    def __init__(self, workers: int, admission: Admission) -> None:
+    def __init__(self, workers: int, admission: Admission, threads: int = 0) -> None:
+        # ``workers`` threads run calls; a send waiting long on the SMTP server lends its
+        # place (server/transport/slots.py), and up to ``threads`` carry calls in all.
         super().__init__(max_workers=workers, thread_name_prefix="rpc")
         self.admission = admission
+        self.workers = workers
+        self.threads = max(threads, workers)
+        self._lent = 0
+        self._lending = threading.Lock()
+        self.slots = CpuSlots(workers, self._lend, self._reclaim)
+
+    def _lend(self) -> None:
+        """A thread waits on the network: one more may run a queued call meanwhile."""
+        with self._lending:
+            self._lent += 1
+            self._max_workers = min(self.threads, self.workers + self._lent)
+        if self._work_queue.qsize():
+            self._adjust_thread_count()
+
+    def _reclaim(self) -> None:
+        with self._lending:
+            self._lent -= 1
+            self._max_workers = min(self.threads, self.workers + self._lent)
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
         self.admission.enter()
@@ -118,9 +139,11 @@ class ServiceExecutor(ThreadPoolExecutor):
 
     def _run(self, fn: Callable[..., _T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _T:
         _slot.held = True
+        self.slots.acquire()
         try:
             return fn(*args, **kwargs)
         finally:
+            self.slots.release()
             self.release()
 
     def release(self) -> None:

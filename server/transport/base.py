@@ -30,6 +30,7 @@ class Stage(StrEnum):
     DATA = "data"
     END_OF_DATA = "end_of_data"  # the whole message is out; the server's reply is awaited
     QUIT = "quit"
+    NOOP = "noop"  # the pool's check of its warm connection
 
 
 class TlsMode(Enum):

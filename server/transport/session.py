@@ -13,6 +13,7 @@ import errno
 import ipaddress
 import logging
 import re
+import select
 import smtplib
 import socket
 import ssl
@@ -415,6 +416,42 @@ class SmtpSession:
     def close(self) -> None:
         """Drop the connection."""
         self._smtp.close()
+
+    def noop(self, deadline: Deadline) -> bool:
+        """NOOP on an idle session (the warm connection's check), bounded by ``deadline``:
+        whether the server answered 250. A failure leaves the session unusable."""
+        self.deadline = deadline
+        try:
+            with self._translate(Stage.NOOP):
+                code, _ = self._command(b"NOOP\r\n")
+        except SmtpConnectorError:
+            return False
+        return code == 250
+
+    def closed_by_peer(self) -> bool:
+        """Whether the server spoke or hung up while the session sat idle (a 421 at its idle
+        limit, a close): an idle SMTP session has nothing to read, so anything readable
+        means it is gone. A non-blocking check, no round trip."""
+        sock = self._smtp.sock
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def round_trip_time(self) -> float:
+        """The kernel's round-trip time of this connection in seconds; 0.0 when unknown."""
+        sock = self._smtp.sock
+        return resolver.round_trip_time(sock) if sock is not None else 0.0
+
+    def nodelay(self) -> bool:
+        """Whether Nagle's algorithm is off on this connection (TCP_NODELAY)."""
+        sock = self._smtp.sock
+        if sock is None:
+            return False
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
 
     # -- helpers ----------------------------------------------------------------------------
 
