@@ -12,23 +12,58 @@ BUF ?= tests/node/node_modules/.bin/buf
 # The last released proto, as a buf image: `buf breaking` keeps v1 compatible with it.
 RELEASED_PROTO := protos/released/smtp_connector.v1.binpb
 
-.PHONY: run test proto lint proto-check proto-release typecheck system-deps clean bench
+.PHONY: run dist readme-check test proto lint proto-check proto-release typecheck system-deps clean bench
 
 # The virtual environment, with the project installed in strict editable mode (a link tree that
 # mypy and pytest see as an ordinary package); redone when the package's files change.
-$(STAMP): pyproject.toml $(SOURCES)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing the project and its tools into $(VENV) (log: $(VENV)/install.log)"
-	@{ $(BIN)/python -m pip install --upgrade pip \
-	  && $(BIN)/python -m pip install -e '.[dev]' --config-settings editable_mode=strict; \
-	} > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
-	@touch $(STAMP)
+# `make run` needs only the [server] extra ($(RUN_STAMP)); `make test` the [dev] one ($(STAMP)),
+# which includes it. Each prints a line per package as pip takes it (the full log: $(INSTALL_LOG)).
+RUN_STAMP := $(VENV)/.installed-server
+INSTALL_LOG := $(VENV)/install.log
+# pip's own lines, shortened to one a package, so a slow download never looks like a hang.
+PIP_PROGRESS := sed -u -n -e 's/^Collecting \([A-Za-z0-9_.-]*\).*/  collecting \1/p' \
+  -e 's/^Processing .*\/\([A-Za-z0-9_.]*\)-[^/]*\.whl.*/  collecting \1/p' \
+  -e 's/^Building wheels for collected packages.*/  building smtp-connector/p' \
+  -e 's/^Installing collected packages.*/  installing them into $(VENV)/p'
+# A new venv gets a current pip first: the one Python bundles resolves and fetches slower.
+define pip_install
+	@test -x $(BIN)/python || { echo "creating $(VENV) with a current pip"; $(PYTHON) -m venv $(VENV) \
+	  && $(BIN)/python -m pip install --quiet --upgrade pip > /dev/null; }
+	@echo "installing the project$(2) into $(VENV) (log: $(INSTALL_LOG))"
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
+	  -e '.$(1)' --config-settings editable_mode=strict 2>&1 | tee $(INSTALL_LOG) | $(PIP_PROGRESS) \
+	  || { tail -40 $(INSTALL_LOG); exit 1; }
+endef
 
-## make run: start the service on the embedded development mailbox (no SMTP provider needed).
+$(RUN_STAMP): pyproject.toml $(SOURCES)
+	$(call pip_install,[server], and what running it needs)
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml $(SOURCES)
+	$(call pip_install,[dev], and its tools)
+	@touch $(STAMP) $(RUN_STAMP)
+
+## make run: start the service on the embedded development mailbox (no SMTP provider needed);
+## it installs only what running needs (the [server] extra, not the tools of [dev]). A
+## development server on loopback, it also accepts inline configs (`--config-file`), loopback
+## ones included, so that `smtp-connector test --config-file my-smtp.json` tries one's own.
 # It serves the local web console too (server/console/; its address is in the log).
 run: export SMTP_CONNECTOR_CONSOLE ?= true
-run: $(STAMP)
-	$(BIN)/smtp-connector serve --config examples/dev-config.json --dev-mailbox var/mailbox
+run: $(RUN_STAMP)
+	@echo "in another terminal: source .venv/bin/activate, then smtp-connector send --to you@example.com --code 123456"
+	$(BIN)/smtp-connector serve --config examples/dev-config.json --dev-mailbox var/mailbox \
+	  --allow-inline-config --inline-allowed-networks 127.0.0.0/8,::1/128
+
+## make dist: build the wheel into dist/ (then `pip install 'dist/<wheel>[server]'` anywhere).
+dist: $(RUN_STAMP)
+	rm -rf dist build/lib build/bdist.*  # not build/__editable__*: the link tree of .venv
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
+## make readme-check: run the README's runnable blocks in a fresh clone of HEAD against
+## `make run`'s server (tests/readme/, standard library only; README.md, "Development").
+readme-check:
+	$(PYTHON) -m tests.readme.run $(README_ARGS)
 
 ## make test: the whole suite (lint, types, stale stubs, tests).
 test: $(STAMP) system-deps
@@ -76,4 +111,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy server client tests examples
 
 clean:
-	rm -rf $(VENV) build *.egg-info var
+	rm -rf $(VENV) build dist *.egg-info var

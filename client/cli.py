@@ -17,8 +17,16 @@ from typing import Any
 from google.protobuf import json_format
 from smtp_connector.v1 import smtp_connector_pb2 as pb
 
+from ._advice import (
+    START_A_SERVER,
+    json_object_flag,
+    no_server,
+    read_flag_file,
+    unreachable,
+)
 from ._channel import Tls
 from ._client import DEFAULT_TIMEOUT, SmtpConnectorClient
+from ._offline import validate_in_process
 from .errors import SmtpConnectorError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -65,8 +73,17 @@ def _parser() -> argparse.ArgumentParser:
         "--open", action="store_true", help="open the HTML body in a browser (scripts blocked)"
     )
 
-    validate = client_command("validate", "check a config file")
+    validate = client_command(
+        "validate",
+        "check a config file (no SMTP server is contacted; without a running smtp-connector, "
+        "the same checks run in this process)",
+    )
     validate.add_argument("config_file", help="connector config JSON file")
+    validate.add_argument(
+        "--offline",
+        action="store_true",
+        help="run the checks in this process, without asking a server",
+    )
     validate.add_argument("--resolve", metavar="USAGE_TYPE", help="show this template lookup")
     validate.add_argument("--locale", default="", help="the payload locale for --resolve")
 
@@ -115,18 +132,12 @@ def _channel_security(args: argparse.Namespace) -> tuple[Tls | None, str | None]
     return tls, token
 
 
-def _read(path: str | None) -> str:
-    return Path(path).read_text(encoding="utf-8") if path else ""
-
-
 def _print_json(message: Any) -> None:
     print(json.dumps(json_format.MessageToDict(message), indent=2, ensure_ascii=False))
 
 
 def _payload(args: argparse.Namespace) -> dict[str, Any]:
-    payload = json.loads(args.payload)
-    if not isinstance(payload, dict):
-        raise ValueError("--payload must be a JSON object")
+    payload = json_object_flag("--payload", args.payload)
     if args.code is not None:
         payload["code"] = args.code
     return payload
@@ -137,7 +148,7 @@ def _send(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
         args.to,
         args.usage_type,
         _payload(args),
-        config_json=_read(args.config_file),
+        config_json=read_flag_file("--config-file", args.config_file),
         idempotency_key=args.idempotency_key,
         profile=args.profile,
     )
@@ -154,7 +165,7 @@ def _preview(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
         args.to,
         args.usage_type,
         _payload(args),
-        config_json=_read(args.config_file),
+        config_json=read_flag_file("--config-file", args.config_file),
         profile=args.profile,
         include_raw_message=args.raw,
     )
@@ -213,7 +224,21 @@ def _validate(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
     resolve = None
     if args.resolve:
         resolve = pb.TemplateLookup(usage_type=args.resolve, locale=args.locale)
-    response = client.validate_config(_read(args.config_file), resolve=resolve)
+    config_json = read_flag_file("config file", args.config_file)
+    if args.offline:
+        response = validate_in_process(config_json, resolve)
+    else:
+        try:
+            response = client.validate_config(config_json, resolve=resolve)
+        except SmtpConnectorError as exc:
+            if not no_server(exc):
+                raise
+            response = validate_in_process(config_json, resolve)
+            print(
+                f"note: {unreachable(client.target, exc)}, so the same checks ran in this "
+                "process (--offline skips the server)",
+                file=sys.stderr,
+            )
     if args.json:
         _print_json(response)
     else:
@@ -231,14 +256,40 @@ def format_validation(response: pb.ValidateConfigResponse) -> str:
         where = issue.field_path or "(config)"
         code = f" [{issue.code}]" if issue.code else ""
         lines.append(f"{mark} {severity:<7} {where}: {issue.message}{code}")
-    for step in response.resolution.candidates:
-        found = step.template_path or "-"
-        where = "any locale" if step.locale == "*" else step.locale or "no locale"
-        lines.append(f"  lookup {step.usage_type} [{where}]: {found}")
+    lines += _resolution(response.resolution)
     errors = sum(issue.severity == pb.SEVERITY_ERROR for issue in issues)
     counts = f"{_plural(errors, 'error')}, {_plural(len(issues) - errors, 'warning')}"
     lines.append(f"config is {'valid' if response.valid else 'invalid'} ({counts})")
     return "\n".join(lines) + "\n"
+
+
+def _resolution(resolution: pb.TemplateResolution) -> list[str]:
+    """A template lookup, a step per line, the step whose template is used marked; then the
+    verdict: the template a send uses, or that it would fail."""
+    lines = []
+    chosen = None
+    for step in resolution.candidates:
+        found = step.template_path or "-"
+        mark = ""
+        if chosen is None and resolution.template_path and found == resolution.template_path:
+            chosen, mark = step, "  <- used"
+        lines.append(f"  lookup {_lookup(step)}: {found}{mark}")
+    if resolution.candidates:
+        usage_type = resolution.candidates[0].usage_type
+        if chosen is not None:
+            lines.append(
+                f"  a send for {usage_type} uses {chosen.template_path} ({_lookup(chosen)})"
+            )
+        else:
+            lines.append(
+                f"  no template matches {usage_type}: a send fails with TEMPLATE_NOT_FOUND"
+            )
+    return lines
+
+
+def _lookup(step: pb.TemplateCandidate) -> str:
+    where = "any locale" if step.locale == "*" else step.locale or "no locale"
+    return f"{step.usage_type} [{where}]"
 
 
 def _plural(count: int, word: str) -> str:
@@ -247,7 +298,10 @@ def _plural(count: int, word: str) -> str:
 
 def _test(client: SmtpConnectorClient, args: argparse.Namespace) -> int:
     response = client.test_connection(
-        _read(args.config_file), args.to, profile=args.profile, probe=args.probe
+        read_flag_file("--config-file", args.config_file),
+        args.to,
+        profile=args.profile,
+        probe=args.probe,
     )
     if args.json:
         _print_json(response)
@@ -281,8 +335,7 @@ def format_test(response: pb.TestConnectionResponse) -> str:
     for step in response.steps:
         millis = step.elapsed.ToMilliseconds()
         code = f"{step.smtp_code} " if step.smtp_code else ""
-        mark = "✓" if step.ok else "✗"
-        lines.append(f"{mark} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
+        lines.append(f"{_mark(step)} {step.name:<9} {millis:>5} ms  {code}{step.detail}")
         if step.tls.HasField("peer_certificate"):
             lines += _wrapped("certificate", _certificate(step.tls.peer_certificate))
         if step.hint:
@@ -292,7 +345,7 @@ def format_test(response: pb.TestConnectionResponse) -> str:
         for attempt in response.probe_attempts:
             mark = "✓" if attempt.ok else "✗"
             millis = attempt.elapsed.ToMilliseconds()
-            combo = f"{attempt.port} {attempt.tls_mode}"
+            combo = f"{attempt.port} {_probe_mode(attempt)}"
             lines.append(f"  {mark} {combo:<15} {millis:>5} ms  {attempt.detail}")
         suggested = response.suggested_config_json
         if suggested:
@@ -309,6 +362,24 @@ def format_test(response: pb.TestConnectionResponse) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mark(step: pb.TestStep) -> str:
+    """✓ or ✗, and ! for a tls step that passed without encryption: the test goes on, but
+    mail (and any password) would travel in plain text."""
+    if not step.ok:
+        return "✗"
+    return "!" if step.name == "tls" and not step.HasField("tls") else "✓"
+
+
+def _probe_mode(attempt: pb.ProbeAttempt) -> str:
+    """The TLS mode an attempt used: `plain` for a STARTTLS attempt that worked on a server
+    offering no STARTTLS (its fragment then asks for no TLS)."""
+    if attempt.ok and attempt.tls_mode == "starttls" and attempt.config_json:
+        fragment = json.loads(attempt.config_json)
+        if not fragment.get("secure") and not fragment.get("requireTLS"):
+            return "plain"
+    return attempt.tls_mode
+
+
 _CLIENT_COMMANDS = {"send": _send, "preview": _preview, "validate": _validate, "test": _test}
 
 
@@ -323,11 +394,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         with SmtpConnectorClient(args.target, timeout=args.timeout, tls=tls, token=token) as client:
             return _CLIENT_COMMANDS[args.command](client, args)
     except SmtpConnectorError as exc:
+        if no_server(exc):
+            unsent = "; the message was not sent" if args.command == "send" else ""
+            print(f"error: {unreachable(args.target, exc)}{unsent}", file=sys.stderr)
+            print(START_A_SERVER, file=sys.stderr)
+            return 1
         print(f"error: {exc.reason or exc.code.name}: {exc.message}", file=sys.stderr)
         for violation in exc.field_violations:
             print(f"  {violation.field}: {violation.description}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+    except (OSError, ValueError) as exc:  # CommandError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ message is in its .eml file, never in the log.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -51,10 +52,15 @@ class DevMailbox:
         )
 
     def start(self) -> None:
-        """Start listening."""
+        """Start listening; an address in use is an OSError saying what to do about it."""
         debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
         _AIOSMTPD_LOG.setLevel(logging.INFO if debug else logging.WARNING)
-        self._controller.start()
+        try:
+            self._controller.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise OSError(exc.errno, address_in_use(self._address())) from None
         log.info(
             "dev mailbox listening on %s:%d, storing messages in %s",
             self._controller.hostname,
@@ -65,3 +71,23 @@ class DevMailbox:
     def stop(self) -> None:
         """Stop listening."""
         self._controller.stop()
+
+    def _address(self) -> str:
+        host = self._controller.hostname
+        return (
+            f"[{host}]:{self._controller.port}"
+            if ":" in host
+            else f"{host}:{self._controller.port}"
+        )
+
+
+def address_in_use(address: str) -> str:
+    """What to do when the development mailbox's address is taken: most often by the mailbox
+    of another smtp-connector (a second `make run`)."""
+    return (
+        f"the development mailbox (--dev-mailbox) cannot listen on {address}: the address is "
+        "in use, most likely by another smtp-connector with its dev mailbox (a `make run` in "
+        "another terminal): stop that one (Ctrl-C), or give this one another address with "
+        "--dev-mailbox-address HOST:PORT (SMTP_CONNECTOR_DEV_MAILBOX_ADDRESS), a config whose "
+        "port is that one, and another --address (SMTP_CONNECTOR_ADDRESS) for the gRPC server"
+    )

@@ -36,6 +36,9 @@ def test_inline_configs_are_refused_by_default(
     for raised in (sent, tested):
         assert raised.value.code is grpc.StatusCode.PERMISSION_DENIED
         assert raised.value.reason == "INLINE_CONFIG_DISABLED"
+        # The message names the server setting that would allow it.
+        assert "--allow-inline-config" in raised.value.message
+        assert "SMTP_CONNECTOR_ALLOW_INLINE_CONFIG" in raised.value.message
     # Validation opens no connection, so it stays allowed.
     assert client.validate_config(config_json).valid
     assert smtp_server.received == []
@@ -84,6 +87,10 @@ def test_refused_destinations(
         client.test_connection(inline(smtp_server.port, host=host))
     assert raised.value.reason == "SMTP_HOST_NOT_ALLOWED"
     assert why in raised.value.message
+    setting = {"non-public": "inline-allowed-networks", "not allowed": "inline-allowed-hosts"}
+    if why in setting:  # the message names the flag and the variable that would allow it
+        assert f"--{setting[why]}" in raised.value.message
+        assert setting[why].replace("-", "_").upper() in raised.value.message
     assert smtp_server.connections == 0
 
 
@@ -95,6 +102,7 @@ def test_ports_outside_the_allowlist_are_refused(
         client.send_message("a@example.com", "Generic", {"code": 1}, config_json=inline(22))
     assert raised.value.reason == "SMTP_HOST_NOT_ALLOWED"
     assert "port 22" in raised.value.message
+    assert "--inline-allowed-ports (SMTP_CONNECTOR_INLINE_ALLOWED_PORTS)" in raised.value.message
 
 
 def test_inline_templates_over_the_size_limit_are_refused(

@@ -2,14 +2,32 @@
 'use strict';
 
 const path = require('path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+
+/** A package of package.json, or the one command that installs them all. */
+function need(name) {
+  try {
+    return require(name);
+  } catch (err) {
+    if (err.code !== 'MODULE_NOT_FOUND' || !err.message.includes(name)) throw err;
+    console.error(
+      `${name} is not installed: run \`npm install --prefix examples/node\` once ` +
+        "(from the checkout's root; it installs this folder's package.json)",
+    );
+    process.exit(2);
+  }
+}
+
+const grpc = need('@grpc/grpc-js');
+const protoLoader = need('@grpc/proto-loader');
 
 const PROTOS = process.env.SMTP_CONNECTOR_PROTOS || path.join(__dirname, '..', '..', 'protos');
 
 const definition = protoLoader.loadSync('smtp_connector/v1/smtp_connector.proto', {
   includeDirs: [PROTOS],
-  keepCase: true, // fields keep their proto names: usage_type, idempotency_key
+  // Fields keep their proto names (usage_type, idempotency_key). proto-loader's default,
+  // keepCase: false, names them usageType, idempotencyKey, and silently drops a field
+  // written as usage_type: the server then sees an empty usage type.
+  keepCase: true,
   longs: Number,
   enums: String,
   defaults: true,

@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Calls smtp-connector with no .proto file at hand: `buf curl` (from the @bufbuild/buf npm
-# package, also used by `make lint`) reads the schema from the server's gRPC reflection.
+# Calls smtp-connector with no .proto file at hand: `buf curl` (the Buf CLI, from the
+# @bufbuild/buf npm package of this folder) reads the schema from the server's gRPC reflection.
+#   npm install --prefix examples/reflection     # once: installs buf into ./node_modules
 #   examples/reflection/call.sh [HOST:PORT] [RECIPIENT]
 set -euo pipefail
 target="${1:-127.0.0.1:50051}"
 to="${2:-user@example.com}"
-buf="${BUF:-$(dirname "$0")/../../tests/node/node_modules/.bin/buf}"
+here="$(cd "$(dirname "$0")" && pwd)"
+
+# buf: $BUF, else this folder's npm package, else the test suite's, else one on PATH.
+find_buf() {
+  local candidate
+  for candidate in "${BUF:-}" "$here/node_modules/.bin/buf" \
+    "$here/../../tests/node/node_modules/.bin/buf" "$(command -v buf || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "call.sh needs the buf CLI: run \`npm install --prefix examples/reflection\` once" \
+    "(from the checkout's root), or set BUF=/path/to/buf" >&2
+  exit 2
+}
+buf="$(find_buf)"
 service="smtp_connector.v1.SmtpConnectorService"
 curl=("$buf" curl --protocol grpc --http2-prior-knowledge)
 

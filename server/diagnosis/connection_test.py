@@ -173,7 +173,9 @@ def handshake(session: SmtpSession, steps: Steps, *, plain_auth: bool = True) ->
             info = tls_info(session)
             return Found(f"implicit TLS: {_tls_summary(info)}", tls=info)
         why = "ignoreTLS is set" if settings.tls_mode is TlsMode.NONE else "no STARTTLS offered"
-        return Found(f"NOT encrypted ({why}): the password and mail travel in plain text")
+        if settings.user or settings.password:
+            return Found(f"NOT encrypted ({why}): the password and mail travel in plain text")
+        return Found(f"NOT encrypted ({why}): mail travels in plain text (no password is set)")
 
     def auth() -> Found:
         if not (plain_auth or session.encrypted) and settings.has_credentials:

@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..deadline import Deadline
+from ..errors import Cause, SmtpConnectorError
 from ..settings import setting_default
 from ..transport.base import ConnectionSettings, Stage, TlsMode
 from ..transport.session import SmtpSession, create_ssl_context
-from .connection_test import Diagnostician, Steps, handshake
+from .connection_test import Diagnostician, StepResult, Steps, handshake
 
 # The port whose convention is TLS from the first byte; every other port starts plain.
 IMPLICIT_TLS_PORT = 465
@@ -94,7 +95,18 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
     settings = dataclasses.replace(base, port=port, tls_mode=mode)
     session = SmtpSession(settings, create_ssl_context(settings), budget)
     # The probe's budget is short: an attempt's failure gets no second look at the server.
-    steps = Steps(Diagnostician(session, budget, look_again=False).explain)
+    diagnostician = Diagnostician(session, budget, look_again=False)
+
+    def explain(name: str, exc: SmtpConnectorError) -> StepResult:
+        # The session's advice speaks of the settings it was given, which are the probe's
+        # here, not the config's ("secure is true: set secure to false" to a config whose
+        # secure is false): an attempt says what it found, the suggestion what to change.
+        result = diagnostician.explain(name, exc)
+        if exc.cause is Cause.WRONG_VERSION:
+            return dataclasses.replace(result, detail=_mismatch(port, mode), hint="")
+        return result
+
+    steps = Steps(explain)
     started = time.monotonic()
     with session:
         # The probe tries ports the admin did not choose: no credential (a password, an
@@ -114,6 +126,12 @@ def _attempt(base: ConnectionSettings, port: int, mode: TlsMode, budget: Deadlin
         elapsed=time.monotonic() - started,
         fragment=_fragment(base, port, mode, encrypted),
     )
+
+
+def _mismatch(port: int, mode: TlsMode) -> str:
+    if mode is TlsMode.IMPLICIT:
+        return f"port {port} speaks plain SMTP, not TLS from the first byte"
+    return f"port {port} speaks TLS from the first byte, not plain SMTP"
 
 
 def _detail(steps: Steps, ok: bool, encrypted: bool, credentials: bool) -> str:

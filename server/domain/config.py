@@ -135,8 +135,11 @@ def parse_mailbox(value: str) -> Address:
         except RecursionError:  # nested comments, "((((...": the parser recurses per level
             raise ValueError("nests its comments too deeply to be an email address") from None
     if not addr:
-        raise ValueError(f"'{value}' is not an email address")
-    return check_address(addr, display_name=name)
+        raise ValueError(
+            f"'{value}' is not an email address: write it as name@example.com or "
+            "Name <name@example.com>"
+        )
+    return check_address(addr, display_name=name, written=value)
 
 
 def _unquote(name: str) -> str:
@@ -188,8 +191,9 @@ def _is_special_use(domain: str) -> bool:
     return any(name == d or name.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES)
 
 
-def check_address(addr: str, display_name: str = "") -> Address:
-    """The address with its domain in ASCII form; ValueError when its syntax is wrong."""
+def check_address(addr: str, display_name: str = "", written: str = "") -> Address:
+    """The address with its domain in ASCII form; ValueError, quoting the address as
+    ``written`` (with its name and brackets), when its syntax is wrong."""
     if has_line_break(addr):
         raise ValueError("must not contain a line break (CR or LF)")
     local, at, domain = addr.rpartition("@")
@@ -208,7 +212,9 @@ def check_address(addr: str, display_name: str = "") -> Address:
             globally_deliverable=False,
         )
     except EmailNotValidError as exc:
-        raise ValueError(f"'{addr}' is not a valid email address: {exc}") from None
+        # email-validator's sentences end in a period; ours go on after this one.
+        why = str(exc).rstrip(".")
+        raise ValueError(f"'{written or addr}' is not a valid email address: {why}") from None
     ascii_domain = checked.ascii_domain
     if probe is not addr:
         ascii_domain = ascii_domain.removesuffix(".test")

@@ -102,8 +102,9 @@ class InlineGuard:
         (INLINE_CONFIG_DISABLED or SMTP_HOST_NOT_ALLOWED) or the loader's errors."""
         if not self.enabled:
             raise PermissionDenied(
-                "this server does not accept config_json (inline configs are disabled); use "
-                "the server's config; the message was not sent",
+                "this server does not accept config_json (inline configs are disabled): start "
+                "it with --allow-inline-config (SMTP_CONNECTOR_ALLOW_INLINE_CONFIG=true), or "
+                "use the server's config; the message was not sent",
                 reason=Reason.INLINE_CONFIG_DISABLED,
             )
         loaded = load(config_json)
@@ -156,9 +157,15 @@ class InlineGuard:
         """The address to connect to for ``host:port``, once every check passed."""
         name = host.lower().rstrip(".")
         if port not in self._ports:
-            raise _not_allowed(f"port {port} is not an allowed SMTP port for inline configs")
+            raise _not_allowed(
+                f"port {port} is not an allowed SMTP port for inline configs: the server's "
+                "--inline-allowed-ports (SMTP_CONNECTOR_INLINE_ALLOWED_PORTS) lists them"
+            )
         if not any(fnmatchcase(name, pattern) for pattern in self._patterns):
-            raise _not_allowed(f"SMTP host '{host}' is not allowed for inline configs")
+            raise _not_allowed(
+                f"SMTP host '{host}' is not allowed for inline configs: the server's "
+                "--inline-allowed-hosts (SMTP_CONNECTOR_INLINE_ALLOWED_HOSTS) lists them"
+            )
         addresses = self._resolve(name, port)
         if not addresses:
             raise _not_allowed(f"SMTP host '{host}' does not resolve")
@@ -167,7 +174,9 @@ class InlineGuard:
                 raise _not_allowed(
                     # The address itself is not told: it would map the internal network.
                     f"SMTP host '{host}' resolves to a private, loopback, link-local or "
-                    "otherwise non-public address, which inline configs may not reach"
+                    "otherwise non-public address, which inline configs may reach only inside "
+                    "the server's --inline-allowed-networks "
+                    "(SMTP_CONNECTOR_INLINE_ALLOWED_NETWORKS)"
                 )
         return addresses[0]
 
