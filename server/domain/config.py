@@ -509,6 +509,8 @@ class TlsConfig(_Model):
     ca: PemList | None = None
     cert: str | None = None
     key: SecretStr | None = None
+    # Node's tls.passphrase: the pass phrase of an encrypted tls.key.
+    passphrase: SecretStr | None = None
     min_version: str | None = None
 
 

@@ -56,6 +56,7 @@ class ConnectionSettings:
     password: str | None = field(default=None, repr=False)
     client_cert: str | None = None
     client_key: str | None = field(default=None, repr=False)
+    client_key_passphrase: str | None = field(default=None, repr=False)
     min_tls_version: str | None = None
     # None: credentials may travel unencrypted only to a loopback peer.
     allow_plaintext_auth: bool | None = None

@@ -80,6 +80,7 @@ def create_ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
         ca=settings.ca,
         cert=settings.client_cert,
         key=settings.client_key,
+        passphrase=settings.client_key_passphrase,
         verify=settings.verify_certificate,
         min_version=settings.min_tls_version,
     )

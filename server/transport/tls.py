@@ -32,18 +32,20 @@ def client_context(
     ca: str | None = None,
     cert: str | None = None,
     key: str | None = None,
+    passphrase: str | None = None,
     verify: bool = True,
     min_version: str | None = None,
 ) -> ssl.SSLContext:
     """The context for connections to ``address``; ``ca``, ``cert`` and ``key`` are PEM text
-    or file paths. Unusable material raises InvalidConfig naming the tls.* field."""
+    or file paths, ``passphrase`` opens an encrypted ``key`` (Node's tls.passphrase).
+    Unusable material raises InvalidConfig naming the tls.* field."""
     context = _with_ca(ca)
     # TLS 1.2 is the floor; a config may raise it (nodemailer's tls.minVersion), never lower it.
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if min_version and min_version.lower() in _VERSIONS:
         context.minimum_version = _VERSIONS[min_version.lower()]
     if cert or key:
-        _load_client_certificate(context, cert, key)
+        _load_client_certificate(context, cert, key, passphrase)
     if not verify:
         log.warning(
             "tls.rejectUnauthorized is false: the certificate of %s is NOT verified, so "
@@ -64,21 +66,28 @@ def _with_ca(ca: str | None) -> ssl.SSLContext:
         raise _invalid("tls.ca", f"cannot load the CA certificate: {_describe(exc)}") from None
 
 
-def _load_client_certificate(context: ssl.SSLContext, cert: str | None, key: str | None) -> None:
+def _load_client_certificate(
+    context: ssl.SSLContext, cert: str | None, key: str | None, passphrase: str | None
+) -> None:
     if not cert:
         raise _invalid("tls.cert", "tls.key is set, so tls.cert (the client certificate) is needed")
+    # A password callback, so that OpenSSL never prompts on the server's terminal for an
+    # encrypted key's pass phrase (which hung the worker for good): it answers with
+    # tls.passphrase, or refuses when there is none.
+    password = _PassPhrase(passphrase)
     try:
         with _as_file(cert) as cert_file, _as_file(key) as key_file:
-            # A password callback, so that OpenSSL never prompts on the server's terminal
-            # for an encrypted key's pass phrase (which hung the worker for good).
-            context.load_cert_chain(cert_file or cert, key_file, password=_no_pass_phrase)
+            context.load_cert_chain(cert_file or cert, key_file, password=password)
     except _EncryptedKey:
         raise _invalid(
-            "tls.key",
-            "the private key is encrypted with a pass phrase, which is not supported: "
-            "give it unencrypted (openssl pkey -in key.pem -out plain.pem)",
+            "tls.passphrase",
+            "tls.key is encrypted with a pass phrase: set tls.passphrase to it",
         ) from None
     except (ssl.SSLError, OSError, ValueError) as exc:
+        if password.asked and not _is_mismatch(exc):
+            raise _invalid(
+                "tls.passphrase", "does not open the encrypted tls.key (a wrong pass phrase?)"
+            ) from None
         # The message names the fields, never the key's content.
         raise _invalid(
             "tls.cert", f"cannot load the client certificate and key: {_describe(exc)}"
@@ -86,11 +95,28 @@ def _load_client_certificate(context: ssl.SSLContext, cert: str | None, key: str
 
 
 class _EncryptedKey(Exception):
-    """Raised by the password callback: the key needs a pass phrase."""
+    """Raised by the password callback: the key needs a pass phrase and none is set."""
 
 
-def _no_pass_phrase() -> bytes:
-    raise _EncryptedKey
+class _PassPhrase:
+    """ssl's password callback: tls.passphrase, or _EncryptedKey when there is none (an
+    empty one is none: Logto's stored configs drop empty strings)."""
+
+    def __init__(self, passphrase: str | None) -> None:
+        self._passphrase = passphrase or None
+        self.asked = False
+
+    def __call__(self) -> bytes:
+        self.asked = True
+        if self._passphrase is None:
+            raise _EncryptedKey
+        return self._passphrase.encode()
+
+
+def _is_mismatch(exc: BaseException) -> bool:
+    """Whether the key opened but is not the certificate's: OpenSSL reports a key that its
+    pass phrase does not open only as a "PEM lib" error, so this is what tells them apart."""
+    return isinstance(exc, ssl.SSLError) and exc.reason == "KEY_VALUES_MISMATCH"
 
 
 def refuse_file_paths(ca: str | None, cert: str | None, key: str | None) -> None:

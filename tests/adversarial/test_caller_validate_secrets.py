@@ -82,7 +82,8 @@ def test_no_secret_of_a_config_comes_back_from_validate_config(
     assert normalized["auth"]["clientSecret"] == "********"
     assert normalized["auth"]["clientId"] == "client-id"
     assert normalized["auth"]["privateKey"] == "********"  # a secret type of the schema
+    assert normalized["tls"]["passphrase"] == "********"
     # Keys outside the schema are reported by name, never echoed with their values.
-    assert "apiSecret" not in normalized and "passphrase" not in normalized["tls"]
-    assert {issue.field_path for issue in response.issues} >= {"apiSecret", "tls.passphrase"}
+    assert "apiSecret" not in normalized
+    assert "apiSecret" in {issue.field_path for issue in response.issues}
     assert_responsive(client.target, client, smtp_server)

@@ -1,6 +1,7 @@
 """Findings 5 and 6: a caller's config may not make the server read its files (tls.ca,
 tls.cert, tls.key name PEM text only, except in the server's own config file), and an
-encrypted tls.key never makes OpenSSL prompt for a pass phrase on the server's terminal."""
+encrypted tls.key never makes OpenSSL prompt for a pass phrase on the server's terminal, be
+tls.passphrase missing or wrong."""
 
 from __future__ import annotations
 
@@ -108,18 +109,26 @@ def server_on_a_terminal(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             process.stdin.close()
 
 
+@pytest.mark.parametrize(
+    ("passphrase", "words"),
+    [(None, "encrypted"), ("not the pass phrase", "does not open")],
+    ids=["missing", "wrong"],
+)
 def test_an_encrypted_key_is_refused_without_a_prompt(
-    server_on_a_terminal: tuple[str, Path],
+    server_on_a_terminal: tuple[str, Path], passphrase: str | None, words: str
 ) -> None:
     address, terminal = server_on_a_terminal
-    config = make_config(free_port(), tls=_encrypted_client_identity())
+    tls = _encrypted_client_identity()
+    if passphrase is not None:
+        tls["passphrase"] = passphrase
+    config = make_config(free_port(), tls=tls)
     with SmtpConnectorClient(address, retry=None) as client:
         started = time.monotonic()
         response = client.validate_config(json.dumps(config), timeout=5)
         assert time.monotonic() - started < 5
         issues = {issue.field_path: issue.message for issue in response.issues}
         assert not response.valid
-        assert "encrypted" in issues["tls.key"]
+        assert words in issues["tls.passphrase"]
         # The worker is free: the next validation answers too.
         assert client.validate_config(json.dumps(make_config(25)), timeout=5).valid
     assert b"pass phrase" not in terminal.read_bytes().lower()
