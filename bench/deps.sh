@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make bench` needs besides the project's virtual environment: Postfix's smtp-sink and
 # smtp-source (Debian's postfix package, installed without starting its daemon), Node.js and
-# nodemailer (bench/package.json), py-spy for --profile. Each is installed only when missing.
+# nodemailer (bench/package.json), iproute2 for the delay line, py-spy for --profile. Each is installed only when missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -13,6 +13,8 @@ if [ ! -x /usr/sbin/smtp-sink ] || [ ! -x /usr/sbin/smtp-source ]; then
   bash "$root/scripts/apt-install.sh" postfix
 fi
 command -v node >/dev/null && command -v npm >/dev/null || bash "$root/scripts/apt-install.sh" nodejs npm
+# The delay line (bench/delayline.py) builds its namespaces and TUN devices with iproute2's ip.
+command -v ip >/dev/null || bash "$root/scripts/apt-install.sh" iproute2
 if [ ! -d "$here/node_modules/nodemailer" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --silent)
 fi
