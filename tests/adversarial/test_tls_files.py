@@ -5,6 +5,7 @@ tls.passphrase missing or wrong."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -103,10 +104,29 @@ def server_on_a_terminal(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             grpc.channel_ready_future(channel).result(timeout=20)
         yield address, terminal
     finally:
+        # ``script`` runs the server in a session of its own (the pty's), which killing
+        # script's process group would leave running: kill its descendants first.
+        for pid in _descendants(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
         if process.stdin is not None:
             process.stdin.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, read from /proc (children first, then theirs)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The fields after the command's closing parenthesis: state, then the parent.
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
 
 
 @pytest.mark.parametrize(
